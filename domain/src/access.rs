@@ -1,0 +1,343 @@
+//! Who may do what (chapter 2 of the measures): one permission function,
+//! `can(actor, action, resource)`, decides every read and write by the
+//! actor's roles **and** the owner of the object.
+
+use crate::catalogue::{InstitutionKind, SharingScope};
+use crate::ids::{InstitutionId, UserId};
+use crate::listing::ListingStatus;
+use crate::text_enum;
+
+text_enum!(
+    /// A role of chapter 2 of the measures.
+    pub enum Role {
+        /// 领导小组: reads everything, approves programmes, publishes results.
+        Commission = "commission",
+        /// 日常管理部门: manages institutions, users, policy, listings.
+        PlatformAdmin = "platform_admin",
+        /// 供给单位管理员: manages its own institution's labs, instruments and users.
+        UnitAdmin = "unit_admin",
+        /// 机组负责人: runs the instruments assigned to them.
+        InstrumentManager = "instrument_manager",
+        /// 使用者: browses, books and orders.
+        Researcher = "researcher",
+        /// 监管/审计: reads reports, exports and the audit trail.
+        Regulator = "regulator",
+    }
+);
+
+/// The person (or system) acting, as far as permissions are concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub institution_id: InstitutionId,
+    /// Whether the actor's institution is a member unit of the commission.
+    pub member: bool,
+    pub roles: Vec<Role>,
+}
+
+impl Actor {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+    fn any(&self, roles: &[Role]) -> bool {
+        roles.iter().any(|r| self.has(*r))
+    }
+    /// Reads everything in the catalogue, published or not.
+    fn reads_all(&self) -> bool {
+        self.any(&[Role::Commission, Role::PlatformAdmin, Role::Regulator])
+    }
+    fn admin_of(&self, institution: InstitutionId) -> bool {
+        self.has(Role::PlatformAdmin) || (self.has(Role::UnitAdmin) && self.institution_id == institution)
+    }
+}
+
+/// An operation on the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    ReadInstitution,
+    CreateInstitution,
+    UpdateInstitution,
+    ReadLab,
+    CreateLab,
+    UpdateLab,
+    ReadInstrument,
+    CreateInstrument,
+    UpdateInstrument,
+    /// Report the operating status (fault, repair) of an instrument.
+    SetInstrumentStatus,
+    AssignInstrumentManagers,
+    SubmitListing,
+    DecideListing,
+    ReadUser,
+    CreateUser,
+    UpdateUser,
+    /// Give or take away a role.
+    GrantRole(Role),
+    ReadAuditTrail,
+}
+
+/// What an instrument looks like to the permission rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstrumentAccess {
+    pub institution_id: InstitutionId,
+    pub listing: ListingStatus,
+    pub sharing_scope: SharingScope,
+    pub managers: Vec<UserId>,
+}
+
+/// The object an action is applied to; `Platform` for actions on no object
+/// (creating an institution, reading the audit trail).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource<'a> {
+    Platform,
+    Institution(InstitutionId),
+    /// A lab, or the creation of one, in an institution.
+    Lab { institution_id: InstitutionId },
+    /// An instrument, or the creation of one, in an institution.
+    Instrument(&'a InstrumentAccess),
+    /// A user account, or the creation of one, in an institution.
+    User {
+        institution_id: InstitutionId,
+        /// `None` for an account not created yet.
+        user_id: Option<UserId>,
+        /// The kind of the institution the account belongs to.
+        institution_kind: InstitutionKind,
+    },
+}
+
+/// Whether `actor` may apply `action` to `resource`.
+pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
+    use Action as A;
+    use Resource as R;
+    match (action, resource) {
+        (A::ReadInstitution, R::Institution(_)) | (A::ReadLab, R::Lab { .. }) => true,
+        (A::CreateInstitution, R::Platform) | (A::UpdateInstitution, R::Institution(_)) => {
+            actor.has(Role::PlatformAdmin)
+        }
+        (A::CreateLab | A::UpdateLab, R::Lab { institution_id }) => actor.admin_of(*institution_id),
+        (A::ReadInstrument, R::Instrument(i)) => {
+            instrument_visibility(actor).admits(i.institution_id, i.listing, i.sharing_scope)
+        }
+        (
+            A::CreateInstrument | A::UpdateInstrument | A::AssignInstrumentManagers | A::SubmitListing,
+            R::Instrument(i),
+        ) => actor.admin_of(i.institution_id),
+        (A::SetInstrumentStatus, R::Instrument(i)) => {
+            actor.admin_of(i.institution_id)
+                || (actor.has(Role::InstrumentManager) && i.managers.contains(&actor.user_id))
+        }
+        (A::DecideListing, R::Instrument(_)) => actor.has(Role::PlatformAdmin),
+        (A::ReadUser, R::User { institution_id, user_id, .. }) => {
+            *user_id == Some(actor.user_id)
+                || actor.any(&[Role::PlatformAdmin, Role::Commission])
+                || actor.admin_of(*institution_id)
+        }
+        (A::CreateUser | A::UpdateUser, R::User { institution_id, .. }) => actor.admin_of(*institution_id),
+        (A::GrantRole(role), R::User { institution_id, institution_kind, .. }) => {
+            role_fits_institution(role, *institution_kind)
+                && (actor.has(Role::PlatformAdmin)
+                    || (actor.admin_of(*institution_id) && unit_admin_may_grant(role)))
+        }
+        (A::ReadAuditTrail, R::Platform) => actor.reads_all(),
+        _ => false,
+    }
+}
+
+/// Roles a unit administrator may hand out within its own institution.
+pub fn unit_admin_may_grant(role: Role) -> bool {
+    matches!(role, Role::UnitAdmin | Role::InstrumentManager | Role::Researcher)
+}
+
+/// The commission's roles belong to accounts of the commission's own institution.
+pub fn role_fits_institution(role: Role, kind: InstitutionKind) -> bool {
+    !matches!(role, Role::Commission | Role::PlatformAdmin) || kind == InstitutionKind::Commission
+}
+
+/// How much of a list an actor may see: everything, or what one institution owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Institution(InstitutionId),
+}
+
+/// Which users an actor may list; `None` when it may list none but itself.
+pub fn user_list_scope(actor: &Actor) -> Option<Scope> {
+    if actor.any(&[Role::PlatformAdmin, Role::Commission]) {
+        Some(Scope::All)
+    } else if actor.has(Role::UnitAdmin) {
+        Some(Scope::Institution(actor.institution_id))
+    } else {
+        None
+    }
+}
+
+/// Which instruments overdue for listing an actor may see; `None`: none.
+pub fn listing_overdue_scope(actor: &Actor) -> Option<Scope> {
+    if actor.reads_all() {
+        Some(Scope::All)
+    } else if actor.has(Role::UnitAdmin) {
+        Some(Scope::Institution(actor.institution_id))
+    } else {
+        None
+    }
+}
+
+/// Which instruments an actor may read. Another unit's instrument is visible
+/// only once its listing is approved and its sharing scope admits the actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstrumentVisibility {
+    All,
+    Restricted {
+        own_institution: InstitutionId,
+        /// The actor's institution is a member unit (sees `system` scope).
+        member: bool,
+    },
+}
+
+impl InstrumentVisibility {
+    pub fn admits(self, institution: InstitutionId, listing: ListingStatus, scope: SharingScope) -> bool {
+        match self {
+            Self::All => true,
+            Self::Restricted { own_institution, member } => {
+                institution == own_institution
+                    || (listing == ListingStatus::Approved
+                        && (scope == SharingScope::Public || (member && scope == SharingScope::System)))
+            }
+        }
+    }
+
+    /// The sharing scopes of other units' approved instruments this actor sees.
+    pub fn foreign_scopes(self) -> &'static [SharingScope] {
+        match self {
+            Self::All => &[SharingScope::None, SharingScope::Internal, SharingScope::System, SharingScope::Public],
+            Self::Restricted { member: true, .. } => &[SharingScope::System, SharingScope::Public],
+            Self::Restricted { member: false, .. } => &[SharingScope::Public],
+        }
+    }
+}
+
+/// The instrument visibility of an actor.
+pub fn instrument_visibility(actor: &Actor) -> InstrumentVisibility {
+    if actor.reads_all() {
+        InstrumentVisibility::All
+    } else {
+        InstrumentVisibility::Restricted {
+            own_institution: actor.institution_id,
+            member: actor.member,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OWN: InstitutionId = InstitutionId(1);
+    const OTHER: InstitutionId = InstitutionId(2);
+
+    fn actor(role: Role) -> Actor {
+        Actor { user_id: UserId(10), institution_id: OWN, member: true, roles: vec![role] }
+    }
+
+    fn instrument(institution_id: InstitutionId, listing: ListingStatus, scope: SharingScope, managers: Vec<UserId>) -> InstrumentAccess {
+        InstrumentAccess { institution_id, listing, sharing_scope: scope, managers }
+    }
+
+    #[test]
+    fn unit_admin_manages_its_own_labs_and_instruments_only() {
+        let a = actor(Role::UnitAdmin);
+        assert!(can(&a, Action::CreateLab, &Resource::Lab { institution_id: OWN }));
+        assert!(!can(&a, Action::CreateLab, &Resource::Lab { institution_id: OTHER }));
+        let own = instrument(OWN, ListingStatus::Unlisted, SharingScope::Public, vec![]);
+        let other = instrument(OTHER, ListingStatus::Approved, SharingScope::Public, vec![]);
+        assert!(can(&a, Action::UpdateInstrument, &Resource::Instrument(&own)));
+        assert!(can(&a, Action::SubmitListing, &Resource::Instrument(&own)));
+        assert!(!can(&a, Action::UpdateInstrument, &Resource::Instrument(&other)));
+        assert!(!can(&a, Action::DecideListing, &Resource::Instrument(&own)));
+    }
+
+    #[test]
+    fn only_the_platform_office_decides_listings_and_manages_institutions() {
+        let i = instrument(OTHER, ListingStatus::Submitted, SharingScope::System, vec![]);
+        for role in <Role as crate::text_enum::TextEnum>::ALL {
+            let a = actor(*role);
+            let expected = *role == Role::PlatformAdmin;
+            assert_eq!(can(&a, Action::DecideListing, &Resource::Instrument(&i)), expected, "{role}");
+            assert_eq!(can(&a, Action::CreateInstitution, &Resource::Platform), expected, "{role}");
+        }
+    }
+
+    #[test]
+    fn another_units_unpublished_instrument_is_invisible_to_its_researchers() {
+        let a = actor(Role::Researcher);
+        let cases = [
+            (OWN, ListingStatus::Unlisted, SharingScope::None, true),
+            (OTHER, ListingStatus::Unlisted, SharingScope::Public, false),
+            (OTHER, ListingStatus::Submitted, SharingScope::Public, false),
+            (OTHER, ListingStatus::Approved, SharingScope::Internal, false),
+            (OTHER, ListingStatus::Approved, SharingScope::System, true),
+            (OTHER, ListingStatus::Approved, SharingScope::Public, true),
+        ];
+        for (inst, listing, scope, visible) in cases {
+            let i = instrument(inst, listing, scope, vec![]);
+            assert_eq!(can(&a, Action::ReadInstrument, &Resource::Instrument(&i)), visible, "{inst} {listing} {scope}");
+        }
+        let external = Actor { member: false, ..a };
+        let system = instrument(OTHER, ListingStatus::Approved, SharingScope::System, vec![]);
+        assert!(!can(&external, Action::ReadInstrument, &Resource::Instrument(&system)));
+    }
+
+    #[test]
+    fn regulators_and_the_commission_read_everything_but_change_nothing() {
+        for role in [Role::Regulator, Role::Commission] {
+            let a = actor(role);
+            let hidden = instrument(OTHER, ListingStatus::Unlisted, SharingScope::None, vec![]);
+            assert!(can(&a, Action::ReadInstrument, &Resource::Instrument(&hidden)));
+            assert!(can(&a, Action::ReadAuditTrail, &Resource::Platform));
+            assert!(!can(&a, Action::UpdateInstrument, &Resource::Instrument(&hidden)));
+            assert!(!can(&a, Action::CreateLab, &Resource::Lab { institution_id: OTHER }));
+        }
+    }
+
+    #[test]
+    fn an_instrument_manager_sets_status_of_assigned_instruments_only() {
+        let a = actor(Role::InstrumentManager);
+        let mine = instrument(OTHER, ListingStatus::Approved, SharingScope::Public, vec![UserId(10)]);
+        let not_mine = instrument(OWN, ListingStatus::Approved, SharingScope::Public, vec![UserId(11)]);
+        assert!(can(&a, Action::SetInstrumentStatus, &Resource::Instrument(&mine)));
+        assert!(!can(&a, Action::SetInstrumentStatus, &Resource::Instrument(&not_mine)));
+        assert!(!can(&a, Action::UpdateInstrument, &Resource::Instrument(&mine)));
+    }
+
+    #[test]
+    fn unit_admin_grants_unit_roles_in_its_own_institution_only() {
+        let a = actor(Role::UnitAdmin);
+        let own_user = Resource::User { institution_id: OWN, user_id: Some(UserId(3)), institution_kind: InstitutionKind::Hospital };
+        let other_user = Resource::User { institution_id: OTHER, user_id: Some(UserId(4)), institution_kind: InstitutionKind::Hospital };
+        assert!(can(&a, Action::GrantRole(Role::InstrumentManager), &own_user));
+        assert!(!can(&a, Action::GrantRole(Role::Regulator), &own_user));
+        assert!(!can(&a, Action::GrantRole(Role::PlatformAdmin), &own_user));
+        assert!(!can(&a, Action::GrantRole(Role::Researcher), &other_user));
+    }
+
+    #[test]
+    fn commission_roles_only_fit_the_commissions_own_accounts() {
+        let a = actor(Role::PlatformAdmin);
+        let hospital_user = Resource::User { institution_id: OTHER, user_id: Some(UserId(4)), institution_kind: InstitutionKind::Hospital };
+        let commission_user = Resource::User { institution_id: OWN, user_id: Some(UserId(5)), institution_kind: InstitutionKind::Commission };
+        assert!(!can(&a, Action::GrantRole(Role::PlatformAdmin), &hospital_user));
+        assert!(can(&a, Action::GrantRole(Role::PlatformAdmin), &commission_user));
+        assert!(can(&a, Action::GrantRole(Role::Regulator), &hospital_user));
+    }
+
+    #[test]
+    fn users_read_themselves_and_admins_read_their_unit() {
+        let me = Resource::User { institution_id: OWN, user_id: Some(UserId(10)), institution_kind: InstitutionKind::Hospital };
+        let colleague = Resource::User { institution_id: OWN, user_id: Some(UserId(11)), institution_kind: InstitutionKind::Hospital };
+        assert!(can(&actor(Role::Researcher), Action::ReadUser, &me));
+        assert!(!can(&actor(Role::Researcher), Action::ReadUser, &colleague));
+        assert!(can(&actor(Role::UnitAdmin), Action::ReadUser, &colleague));
+        assert_eq!(user_list_scope(&actor(Role::Researcher)), None);
+        assert_eq!(user_list_scope(&actor(Role::UnitAdmin)), Some(Scope::Institution(OWN)));
+    }
+}

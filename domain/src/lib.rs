@@ -1,0 +1,20 @@
+//! The rules of the Nanning shared laboratory platform (《共享实验室平台管理暂行办法》).
+//!
+//! This crate holds no I/O: every function takes data already loaded (and the
+//! current time where it matters) and returns a decision or a typed error. It
+//! is the crate to read when checking the product against the measures.
+
+pub mod access;
+pub mod catalogue;
+pub mod codes;
+pub mod ids;
+pub mod listing;
+pub mod money;
+pub mod policy;
+pub mod text_enum;
+pub mod users;
+pub mod validation;
+
+pub use ids::{InstitutionId, InstrumentId, LabId, UserId};
+pub use money::Money;
+pub use validation::{Invalid, Violation};
