@@ -1,1 +1,52 @@
+//! Storage of LabShare on SQLite (embedded default) and PostgreSQL
+//! (production) through one diesel code path.
+//!
+//! Functions take `&mut DbConn`; the caller owns the transaction
+//! ([`write_tx`] for writes, [`read_tx`] for consistent reads).
 
+pub mod audit;
+pub mod auth;
+pub mod db;
+pub mod error;
+pub mod institutions;
+pub mod instruments;
+pub mod labs;
+pub mod schema;
+pub mod text;
+pub mod users;
+
+pub use db::{connect_pool, migrate, read_tx, write_tx, Backend, DbConn, DbPool, DbUrl, SCHEMA_FINGERPRINT};
+pub use error::RepoError;
+
+/// One page of a list, ordered by id, and the id to continue after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_after: Option<i64>,
+}
+
+impl<T> Page<T> {
+    /// Cuts a result fetched with `limit + 1` rows into a page.
+    pub fn from_overfetch(mut rows: Vec<T>, limit: i64, id_of: impl Fn(&T) -> i64) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let next_after = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(&id_of)
+        } else {
+            None
+        };
+        Self { items: rows, next_after }
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_after: self.next_after,
+        }
+    }
+}
+
+/// Parses a text column into a domain enum, reporting a corrupt row otherwise.
+pub(crate) fn parse_enum<E: labshare_domain::text_enum::TextEnum>(column: &str, text: &str) -> Result<E, RepoError> {
+    E::parse(text).map_err(|e| RepoError::Corrupt(format!("{column}: {e}")))
+}

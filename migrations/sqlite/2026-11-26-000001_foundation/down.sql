@@ -1,0 +1,9 @@
+DROP TABLE audit_events;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE instrument_managers;
+DROP TABLE instruments;
+DROP TABLE labs;
+DROP TABLE user_roles;
+DROP TABLE users;
+DROP TABLE institutions;

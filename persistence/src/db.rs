@@ -1,0 +1,178 @@
+//! Connections, the pool, migrations and transactions for both backends.
+
+use crate::RepoError;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+
+/// Changes whenever a migration file changes.
+pub const SCHEMA_FINGERPRINT: &str = env!("LABSHARE_SCHEMA_FINGERPRINT");
+
+/// One connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database location: `postgres://…` or a SQLite file path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbUrl {
+    pub backend: Backend,
+    pub url: String,
+}
+
+impl DbUrl {
+    /// Chooses the backend by the URL scheme; anything else is a SQLite path.
+    pub fn parse(url: &str) -> Self {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        };
+        let url = url.strip_prefix("sqlite://").unwrap_or(url).to_owned();
+        Self { backend, url }
+    }
+
+    /// Opens one connection with the real error of the backend it names.
+    ///
+    /// # Errors
+    /// The backend's connection error.
+    pub fn establish(&self) -> Result<DbConn, diesel::ConnectionError> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url).map(DbConn::Postgresql),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url)?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// r2d2 manager that picks the backend by URL and sets SQLite's pragmas.
+#[derive(Debug, Clone)]
+pub struct Manager(DbUrl);
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        self.0.establish().map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        <DbConn as TransactionManager<DbConn>>::is_broken_transaction_manager(conn)
+    }
+}
+
+pub type DbPool = r2d2::Pool<Manager>;
+
+/// Builds a pool of `size` connections and checks that one can be opened.
+///
+/// # Errors
+/// [`RepoError::Pool`] when no connection can be opened.
+pub fn connect_pool(url: &DbUrl, size: u32) -> Result<DbPool, RepoError> {
+    Ok(r2d2::Pool::builder()
+        .max_size(size)
+        .connection_timeout(std::time::Duration::from_secs(10))
+        .build(Manager(url.clone()))?)
+}
+
+/// Applies pending migrations of the connection's backend; returns how many ran.
+///
+/// # Errors
+/// [`RepoError::Migration`] with the cause.
+pub fn migrate(conn: &mut DbConn) -> Result<usize, RepoError> {
+    let done = match conn {
+        DbConn::Postgresql(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    done.map_err(|e| RepoError::Migration(e.to_string()))
+}
+
+/// Runs `f` in a write transaction. On SQLite it begins `IMMEDIATE`, taking
+/// the write lock up front so that concurrent writers queue on
+/// `busy_timeout` instead of failing with "database is locked" when a read
+/// turns into a write; on PostgreSQL it is an ordinary transaction.
+///
+/// # Errors
+/// Whatever `f` returns, or the database error of begin/commit.
+pub fn write_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<RepoError>,
+{
+    match conn {
+        DbConn::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+                .map_err(|e| E::from(RepoError::from(e)))?;
+        }
+        DbConn::Postgresql(_) => {
+            <DbConn as TransactionManager<DbConn>>::begin_transaction(conn)
+                .map_err(|e| E::from(RepoError::from(e)))?;
+        }
+    }
+    finish(conn, f)
+}
+
+/// Runs `f` in a read transaction, for a consistent view across queries.
+///
+/// # Errors
+/// Whatever `f` returns, or the database error of begin/commit.
+pub fn read_tx<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<RepoError>,
+{
+    <DbConn as TransactionManager<DbConn>>::begin_transaction(conn).map_err(|e| E::from(RepoError::from(e)))?;
+    finish(conn, f)
+}
+
+fn finish<T, E>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<RepoError>,
+{
+    match f(conn) {
+        Ok(value) => match <DbConn as TransactionManager<DbConn>>::commit_transaction(conn) {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                let _ = <DbConn as TransactionManager<DbConn>>::rollback_transaction(conn);
+                Err(E::from(RepoError::from(e)))
+            }
+        },
+        Err(e) => {
+            if let Err(rollback) = <DbConn as TransactionManager<DbConn>>::rollback_transaction(conn) {
+                log::error!("rollback failed: {rollback}");
+            }
+            Err(e)
+        }
+    }
+}
+
+impl DbConn {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConn::Postgresql(_) => Backend::Postgres,
+            DbConn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}

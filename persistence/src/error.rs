@@ -1,0 +1,53 @@
+//! Errors of the storage layer, with database errors classified so that the
+//! API can tell a conflict from a fault.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("not found")]
+    NotFound,
+    /// A unique, foreign-key, check or exclusion constraint refused the write.
+    #[error("constraint {constraint} refused the change ({kind:?})")]
+    Conflict { kind: ConflictKind, constraint: String },
+    #[error("database error: {0}")]
+    Db(#[source] DieselError),
+    #[error("connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+}
+
+/// Which kind of constraint refused a write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictKind {
+    Unique,
+    ForeignKey,
+    Check,
+    Exclusion,
+}
+
+impl From<DieselError> for RepoError {
+    fn from(e: DieselError) -> Self {
+        match e {
+            DieselError::NotFound => Self::NotFound,
+            DieselError::DatabaseError(kind, info) => {
+                let kind = match kind {
+                    DatabaseErrorKind::UniqueViolation => ConflictKind::Unique,
+                    DatabaseErrorKind::ForeignKeyViolation => ConflictKind::ForeignKey,
+                    DatabaseErrorKind::CheckViolation => ConflictKind::Check,
+                    DatabaseErrorKind::ExclusionViolation => ConflictKind::Exclusion,
+                    other => return Self::Db(DieselError::DatabaseError(other, info)),
+                };
+                let constraint = info
+                    .constraint_name()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| info.message().to_owned());
+                Self::Conflict { kind, constraint }
+            }
+            other => Self::Db(other),
+        }
+    }
+}

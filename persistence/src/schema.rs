@@ -1,0 +1,154 @@
+//! The tables, shared by both backends.
+
+diesel::table! {
+    institutions (id) {
+        id -> BigInt,
+        name -> Text,
+        credit_code -> Text,
+        kind -> Text,
+        membership -> Text,
+        has_mature_lab -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        institution_id -> BigInt,
+        username -> Text,
+        display_name -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        password_hash -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_roles (user_id, role) {
+        user_id -> BigInt,
+        role -> Text,
+    }
+}
+
+diesel::table! {
+    labs (id) {
+        id -> BigInt,
+        institution_id -> BigInt,
+        name -> Text,
+        address -> Text,
+        biosafety_level -> Text,
+        accreditation -> Text,
+        contact_name -> Text,
+        contact_phone -> Text,
+        contact_email -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    instruments (id) {
+        id -> BigInt,
+        lab_id -> BigInt,
+        institution_id -> BigInt,
+        name_zh -> Text,
+        name_en -> Nullable<Text>,
+        category_code -> Text,
+        model -> Text,
+        manufacturer -> Text,
+        country_of_origin -> Text,
+        asset_number -> Text,
+        original_value_fen -> BigInt,
+        purchase_date -> Date,
+        commissioning_date -> Nullable<Date>,
+        technical_specs -> Text,
+        functions -> Text,
+        service_content -> Text,
+        disciplines -> Text,
+        photo_url -> Nullable<Text>,
+        contact_name -> Text,
+        contact_phone -> Text,
+        contact_email -> Nullable<Text>,
+        status -> Text,
+        sharing_scope -> Text,
+        mode_self_operated -> Bool,
+        mode_assisted -> Bool,
+        mode_sample -> Bool,
+        mode_remote -> Bool,
+        rated_annual_hours -> Integer,
+        listing_status -> Text,
+        listing_note -> Nullable<Text>,
+        listing_submitted_at -> Nullable<Timestamp>,
+        listing_decided_at -> Nullable<Timestamp>,
+        listing_decided_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    instrument_managers (instrument_id, user_id) {
+        instrument_id -> BigInt,
+        user_id -> BigInt,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> BigInt,
+        session_id -> BigInt,
+        token_hash -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        occurred_at -> Timestamp,
+        actor_user_id -> Nullable<BigInt>,
+        action -> Text,
+        object_type -> Text,
+        object_id -> BigInt,
+        before_json -> Nullable<Text>,
+        after_json -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(users -> institutions (institution_id));
+diesel::joinable!(user_roles -> users (user_id));
+diesel::joinable!(labs -> institutions (institution_id));
+diesel::joinable!(instruments -> labs (lab_id));
+diesel::joinable!(instrument_managers -> instruments (instrument_id));
+diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(refresh_tokens -> sessions (session_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    institutions,
+    users,
+    user_roles,
+    labs,
+    instruments,
+    instrument_managers,
+    sessions,
+    refresh_tokens,
+    audit_events,
+);
