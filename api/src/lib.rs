@@ -1,1 +1,100 @@
+//! The HTTP API of LabShare.
+
+pub mod auth;
+pub mod config;
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+pub mod seed;
+pub mod state;
+
+use crate::error::ApiError;
+use crate::routes::{audit, auth as auth_routes, institutions, instruments, labs, ops, users};
+use crate::state::AppState;
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use utoipa_swagger_ui::SwaggerUi;
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed)
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(openapi::document())
+}
+
+/// A resource whose other methods answer 405 as a problem.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+/// Mounts every route; used by the server and by in-process tests.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
+        .service(resource("/readyz").route(web::get().to(ops::readyz)))
+        .service(resource("/api/openapi.json").route(web::get().to(openapi_json)))
+        .service(
+            web::scope("/api/v1")
+                .service(resource("/auth/token").route(web::post().to(auth_routes::token)))
+                .service(resource("/auth/logout").route(web::post().to(auth_routes::logout)))
+                .service(resource("/me").route(web::get().to(auth_routes::me)))
+                .service(
+                    resource("/institutions")
+                        .route(web::get().to(institutions::list))
+                        .route(web::post().to(institutions::create)),
+                )
+                .service(
+                    resource("/institutions/{id}")
+                        .route(web::get().to(institutions::get))
+                        .route(web::patch().to(institutions::update)),
+                )
+                .service(resource("/labs").route(web::get().to(labs::list)).route(web::post().to(labs::create)))
+                .service(resource("/labs/{id}").route(web::get().to(labs::get)).route(web::patch().to(labs::update)))
+                .service(
+                    resource("/instruments")
+                        .route(web::get().to(instruments::list))
+                        .route(web::post().to(instruments::create)),
+                )
+                .service(resource("/instruments/listing-overdue").route(web::get().to(instruments::listing_overdue)))
+                .service(
+                    resource("/instruments/{id}")
+                        .route(web::get().to(instruments::get))
+                        .route(web::patch().to(instruments::update)),
+                )
+                .service(resource("/instruments/{id}/managers").route(web::put().to(instruments::set_managers)))
+                .service(resource("/instruments/{id}/listing/submit").route(web::post().to(instruments::submit_listing)))
+                .service(resource("/instruments/{id}/listing/approve").route(web::post().to(instruments::approve_listing)))
+                .service(resource("/instruments/{id}/listing/reject").route(web::post().to(instruments::reject_listing)))
+                .service(resource("/users").route(web::get().to(users::list)).route(web::post().to(users::create)))
+                .service(resource("/users/{id}").route(web::get().to(users::get)).route(web::patch().to(users::update)))
+                .service(resource("/audit-events").route(web::get().to(audit::list))),
+        )
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));
+}
+
+/// Builds and starts the server on an already bound listener.
+///
+/// # Errors
+/// I/O errors of the listener.
+pub fn serve(state: AppState, listener: std::net::TcpListener) -> std::io::Result<Server> {
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
+            .wrap(actix_web::middleware::Logger::new("%r %s %Dms").exclude("/healthz"))
+            .configure(configure)
+            .default_service(web::to(not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(30)
+    .run();
+    Ok(server)
+}
 

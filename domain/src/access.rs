@@ -341,3 +341,32 @@ mod tests {
         assert_eq!(user_list_scope(&actor(Role::UnitAdmin)), Some(Scope::Institution(OWN)));
     }
 }
+
+/// An account proposed as manager (机组负责人) of an instrument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagerCandidate {
+    pub user_id: UserId,
+    pub institution_id: InstitutionId,
+    pub active: bool,
+    pub roles: Vec<Role>,
+}
+
+/// Managers of an instrument are active staff of its institution holding
+/// the `instrument_manager` role.
+///
+/// # Errors
+/// [`crate::Invalid`] naming each unfit candidate (`user_ids/<index>`).
+pub fn check_managers(instrument_institution: InstitutionId, candidates: &[ManagerCandidate]) -> Result<(), crate::Invalid> {
+    let mut c = crate::validation::Checks::new();
+    for (i, m) in candidates.iter().enumerate() {
+        let field = format!("user_ids/{i}");
+        c.require(m.institution_id == instrument_institution, &field, "same_institution", || {
+            "a manager must belong to the instrument's institution".into()
+        });
+        c.require(m.active, &field, "active", || "the account is deactivated".into());
+        c.require(m.roles.contains(&Role::InstrumentManager), &field, "role", || {
+            "the account must hold the instrument_manager role".into()
+        });
+    }
+    c.finish()
+}

@@ -1,0 +1,128 @@
+//! Configuration from the environment (see the README).
+
+use labshare_persistence::DbUrl;
+
+/// The development signing secret; refused in production.
+pub const DEV_JWT_SECRET: &str = "labshare-dev-secret-do-not-use-in-production";
+
+/// Where the server runs and how.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DbUrl,
+    pub bind: String,
+    pub production: bool,
+    pub jwt_secret: String,
+    pub pool_size: u32,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("LABSHARE_ENV must be `dev` or `production`, not `{0}`")]
+    Env(String),
+    #[error("LABSHARE_JWT_SECRET must be set in production")]
+    MissingSecret,
+    #[error("LABSHARE_JWT_SECRET must not be the development default in production")]
+    DefaultSecret,
+    #[error("LABSHARE_JWT_SECRET must have at least 32 bytes in production")]
+    ShortSecret,
+    #[error("LABSHARE_TIMEZONE: only Asia/Shanghai (+08:00) is supported, not `{0}`")]
+    Timezone(String),
+    #[error("LABSHARE_DB_POOL must be a number from 1 to 64, not `{0}`")]
+    Pool(String),
+}
+
+impl Config {
+    /// Reads the environment.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a value that cannot be used; in production a missing,
+    /// short or default JWT secret.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    /// See [`Config::from_env`].
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let production = match get("LABSHARE_ENV").as_deref().unwrap_or("dev") {
+            "dev" | "development" => false,
+            "production" | "prod" => true,
+            other => return Err(ConfigError::Env(other.to_owned())),
+        };
+        let secret = get("LABSHARE_JWT_SECRET").filter(|s| !s.is_empty());
+        let jwt_secret = match (production, secret) {
+            (true, None) => return Err(ConfigError::MissingSecret),
+            (true, Some(s)) if s == DEV_JWT_SECRET => return Err(ConfigError::DefaultSecret),
+            (true, Some(s)) if s.len() < 32 => return Err(ConfigError::ShortSecret),
+            (_, Some(s)) => s,
+            (false, None) => DEV_JWT_SECRET.to_owned(),
+        };
+        if let Some(tz) = get("LABSHARE_TIMEZONE") {
+            if tz != "Asia/Shanghai" && tz != "+08:00" {
+                return Err(ConfigError::Timezone(tz));
+            }
+        }
+        let database = DbUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| "labshare.db".into()));
+        let default_pool = match database.backend {
+            labshare_persistence::Backend::Sqlite => 8,
+            labshare_persistence::Backend::Postgres => 16,
+        };
+        let pool_size = match get("LABSHARE_DB_POOL") {
+            None => default_pool,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if (1..=64).contains(&n) => n,
+                _ => return Err(ConfigError::Pool(v)),
+            },
+        };
+        Ok(Self {
+            database,
+            bind: get("LABSHARE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
+            production,
+            jwt_secret,
+            pool_size,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn production_refuses_a_missing_default_or_short_secret() {
+        assert_eq!(config(&[("LABSHARE_ENV", "production")]).err(), Some(ConfigError::MissingSecret));
+        assert_eq!(
+            config(&[("LABSHARE_ENV", "production"), ("LABSHARE_JWT_SECRET", DEV_JWT_SECRET)]).err(),
+            Some(ConfigError::DefaultSecret)
+        );
+        assert_eq!(
+            config(&[("LABSHARE_ENV", "production"), ("LABSHARE_JWT_SECRET", "short")]).err(),
+            Some(ConfigError::ShortSecret)
+        );
+        assert!(config(&[("LABSHARE_ENV", "production"), ("LABSHARE_JWT_SECRET", &"x".repeat(40))]).is_ok());
+    }
+
+    #[test]
+    fn development_defaults_to_sqlite_on_localhost() {
+        let c = config(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.bind, "127.0.0.1:8080");
+        assert_eq!(c.database.backend, labshare_persistence::Backend::Sqlite);
+        assert_eq!(c.database.url, "labshare.db");
+        assert!(!c.production);
+    }
+
+    #[test]
+    fn postgres_is_chosen_by_the_url_scheme() {
+        let c = config(&[("DATABASE_URL", "postgres://postgres@127.0.0.1/labshare")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.database.backend, labshare_persistence::Backend::Postgres);
+    }
+}

@@ -1,0 +1,292 @@
+//! Every error leaves as RFC 9457 `application/problem+json` with a stable
+//! `type`; invalid fields are listed with a JSON pointer (body) or a
+//! parameter name (path, query).
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use labshare_domain::listing::ListingError;
+use labshare_domain::{Invalid, Violation};
+use labshare_persistence::error::ConflictKind;
+use labshare_persistence::RepoError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/validation",
+    "title": "Invalid input",
+    "status": 422,
+    "detail": "1 field breaks a rule",
+    "errors": [{"pointer": "/credit_code", "rule": "gb32100_check_digit", "message": "check digit is 4, GB 32100 requires 3"}]
+}))]
+pub struct Problem {
+    /// Stable identifier of the kind of problem.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// One entry per invalid field or parameter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldProblem>>,
+    /// The OAuth 2 error code (RFC 6749 §5.2) on the token endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One invalid field of the body (`pointer`) or one invalid path or query parameter (`parameter`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct FieldProblem {
+    /// JSON pointer (RFC 6901) into the request body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "/credit_code")]
+    pub pointer: Option<String>,
+    /// Name of the path or query parameter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "limit")]
+    pub parameter: Option<String>,
+    /// Stable name of the rule broken.
+    #[schema(example = "gb32100_check_digit")]
+    pub rule: String,
+    #[schema(example = "check digit is 4, GB 32100 requires 3")]
+    pub message: String,
+}
+
+impl FieldProblem {
+    pub fn body(pointer: impl Into<String>, rule: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { pointer: Some(pointer.into()), parameter: None, rule: rule.into(), message: message.into() }
+    }
+    pub fn parameter(name: impl Into<String>, rule: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { pointer: None, parameter: Some(name.into()), rule: rule.into(), message: message.into() }
+    }
+}
+
+/// The errors of the API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("invalid body")]
+    Validation(Vec<FieldProblem>),
+    #[error("invalid parameter")]
+    InvalidParameter(Vec<FieldProblem>),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("payload too large")]
+    PayloadTooLarge { limit: usize },
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("invalid grant: {0}")]
+    InvalidGrant(&'static str),
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("conflict: {detail}")]
+    Conflict { kind: &'static str, detail: String, errors: Vec<FieldProblem> },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        use ApiError::*;
+        match self {
+            MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON"),
+            Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid input"),
+            InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid-parameter", "Invalid parameter"),
+            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
+            PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
+            Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
+            InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid-grant", "Invalid grant"),
+            Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        }
+    }
+
+    /// The problem document sent to the client.
+    pub fn problem(&self) -> Problem {
+        let (status, kind, title) = self.parts();
+        let (detail, errors, error) = match self {
+            ApiError::MalformedJson(d) => (format!("the body is not valid JSON: {d}"), None, None),
+            ApiError::Validation(e) | ApiError::InvalidParameter(e) => {
+                let n = e.len();
+                let what = if matches!(self, ApiError::Validation(_)) { "field" } else { "parameter" };
+                (format!("{n} {what}{} break{} a rule", if n == 1 { "" } else { "s" }, if n == 1 { "s" } else { "" }), Some(e.clone()), None)
+            }
+            ApiError::UnsupportedMediaType => ("send the body as application/json".into(), None, None),
+            ApiError::PayloadTooLarge { limit } => (format!("the body exceeds {limit} bytes"), None, None),
+            ApiError::Unauthorized(d) => ((*d).into(), None, None),
+            ApiError::InvalidGrant(d) => ((*d).into(), None, Some("invalid_grant".into())),
+            ApiError::Forbidden => ("your roles do not allow this operation on this object".into(), None, None),
+            ApiError::NotFound => ("no such resource, or not visible to you".into(), None, None),
+            ApiError::MethodNotAllowed => ("this resource does not support the method".into(), None, None),
+            ApiError::Conflict { detail, errors, .. } => {
+                (detail.clone(), (!errors.is_empty()).then(|| errors.clone()), None)
+            }
+            ApiError::Internal(_) => ("the server failed; the cause is logged".into(), None, None),
+        };
+        Problem { problem_type: format!("/problems/{kind}"), title: title.into(), status: status.as_u16(), detail, errors, error }
+    }
+
+    pub fn conflict(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict { kind, detail: detail.into(), errors: Vec::new() }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            log::error!("internal error: {cause}");
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        res.content_type("application/problem+json");
+        if matches!(self, ApiError::Unauthorized(_)) {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"labshare\""));
+        }
+        if matches!(self, ApiError::InvalidGrant(_)) {
+            res.insert_header((header::CACHE_CONTROL, "no-store"));
+        }
+        res.json(self.problem())
+    }
+}
+
+/// Field names of unique constraints, to name the field a duplicate collides on.
+const UNIQUE_FIELDS: &[(&str, &str)] = &[
+    ("institutions", "credit_code"),
+    ("institutions", "name"),
+    ("users", "username"),
+    ("labs", "name"),
+    ("instruments", "asset_number"),
+];
+
+impl From<RepoError> for ApiError {
+    fn from(e: RepoError) -> Self {
+        match e {
+            RepoError::NotFound => ApiError::NotFound,
+            RepoError::Conflict { kind: ConflictKind::Unique, constraint } => {
+                let field = UNIQUE_FIELDS
+                    .iter()
+                    .find(|(table, column)| constraint.contains(table) && constraint.contains(column))
+                    .map(|(_, column)| *column);
+                match field {
+                    Some(f) => ApiError::Conflict {
+                        kind: "duplicate",
+                        detail: format!("another record already has this {f}"),
+                        errors: vec![FieldProblem::body(format!("/{f}"), "unique", "already taken")],
+                    },
+                    None => ApiError::conflict("duplicate", "the record already exists"),
+                }
+            }
+            RepoError::Conflict { kind: ConflictKind::ForeignKey, .. } => {
+                ApiError::conflict("reference", "the change refers to a record that does not exist or is still in use")
+            }
+            RepoError::Conflict { kind: ConflictKind::Check | ConflictKind::Exclusion, constraint } => {
+                ApiError::conflict("constraint", format!("the database refused the change ({constraint})"))
+            }
+            RepoError::Db(e) => ApiError::Internal(format!("database: {e}")),
+            RepoError::Pool(e) => ApiError::Internal(format!("pool: {e}")),
+            RepoError::Corrupt(e) => ApiError::Internal(format!("corrupt row: {e}")),
+            RepoError::Migration(e) => ApiError::Internal(format!("migration: {e}")),
+        }
+    }
+}
+
+fn pointer(field: &str) -> String {
+    format!("/{field}")
+}
+
+impl From<Violation> for FieldProblem {
+    fn from(v: Violation) -> Self {
+        FieldProblem::body(pointer(&v.field), v.rule, v.message)
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        ApiError::Validation(e.0.into_iter().map(FieldProblem::from).collect())
+    }
+}
+
+impl From<validator::ValidationErrors> for ApiError {
+    fn from(e: validator::ValidationErrors) -> Self {
+        let mut out = Vec::new();
+        collect_validator("", &e, &mut out);
+        out.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+        ApiError::Validation(out)
+    }
+}
+
+fn collect_validator(prefix: &str, e: &validator::ValidationErrors, out: &mut Vec<FieldProblem>) {
+    use validator::ValidationErrorsKind as K;
+    for (field, kind) in e.errors() {
+        let path = format!("{prefix}/{field}");
+        match kind {
+            K::Field(errs) => {
+                for err in errs {
+                    let message = err.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| describe(err));
+                    out.push(FieldProblem::body(path.clone(), err.code.to_string(), message));
+                }
+            }
+            K::Struct(inner) => collect_validator(&path, inner, out),
+            K::List(items) => {
+                for (i, inner) in items {
+                    collect_validator(&format!("{path}/{i}"), inner, out);
+                }
+            }
+        }
+    }
+}
+
+fn describe(err: &validator::ValidationError) -> String {
+    let p = |k: &str| err.params.get(k).map(|v| v.to_string());
+    match err.code.as_ref() {
+        "length" => match (p("min"), p("max")) {
+            (Some(min), Some(max)) => format!("must have {min} to {max} characters"),
+            (None, Some(max)) => format!("must have at most {max} characters"),
+            (Some(min), None) => format!("must have at least {min} characters"),
+            _ => "has the wrong length".into(),
+        },
+        "range" => match (p("min"), p("max")) {
+            (Some(min), Some(max)) => format!("must be between {min} and {max}"),
+            _ => "is out of range".into(),
+        },
+        other => format!("breaks the rule {other}"),
+    }
+}
+
+impl From<ListingError> for ApiError {
+    fn from(e: ListingError) -> Self {
+        match e {
+            ListingError::InvalidTransition { .. } => ApiError::conflict("listing-transition", e.to_string()),
+            ListingError::Retired | ListingError::NotShared | ListingError::NoServiceMode => {
+                ApiError::conflict("listing-not-eligible", e.to_string())
+            }
+            ListingError::ReasonRequired => {
+                ApiError::Validation(vec![FieldProblem::body("/reason", "required", e.to_string())])
+            }
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(format!("blocking pool: {e}"))
+    }
+}
+
+impl From<r2d2::Error> for ApiError {
+    fn from(e: r2d2::Error) -> Self {
+        ApiError::Internal(format!("pool: {e}"))
+    }
+}

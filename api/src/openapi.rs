@@ -1,0 +1,106 @@
+//! The published contract: every operation, its schemas and its errors.
+
+use crate::error::{FieldProblem, Problem};
+use crate::routes::{audit, auth, institutions, instruments, labs, ops, users};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "LabShare API",
+        description = "南宁市卫生健康委员会共享实验室平台 — the shared laboratory platform of the Nanning Municipal Health Commission: catalogue, listing, accounts and audit.",
+        version = "1.0.0",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        auth::token, auth::logout, auth::me,
+        institutions::create, institutions::list, institutions::get, institutions::update,
+        labs::create, labs::list, labs::get, labs::update,
+        instruments::create, instruments::list, instruments::get, instruments::update,
+        instruments::set_managers, instruments::listing_overdue,
+        instruments::submit_listing, instruments::approve_listing, instruments::reject_listing,
+        users::create, users::list, users::get, users::update,
+        audit::list,
+        ops::healthz, ops::readyz,
+    ),
+    components(schemas(Problem, FieldProblem)),
+    modifiers(&Conventions),
+    tags(
+        (name = "auth", description = "Sign-in, tokens and the signed-in account"),
+        (name = "institutions", description = "Member units and external organisations"),
+        (name = "labs", description = "Laboratories of an institution"),
+        (name = "instruments", description = "The instrument catalogue"),
+        (name = "listing", description = "Listing (入网) of instruments in the shared pool"),
+        (name = "users", description = "Accounts and roles"),
+        (name = "audit", description = "The audit trail"),
+        (name = "operations", description = "Liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The bearer scheme and the error responses every operation shares.
+struct Conventions;
+
+fn problem(description: &str) -> RefOr<utoipa::openapi::response::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+            .build(),
+    )
+}
+
+fn add(op: &mut Operation, status: &str, description: &str) {
+    op.responses.responses.entry(status.to_owned()).or_insert_with(|| problem(description));
+}
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = doc.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            );
+        }
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let ops = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.patch.as_mut(),
+                item.delete.as_mut(),
+            ];
+            for op in ops.into_iter().flatten() {
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let has_body = op.request_body.is_some();
+                let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                if secured {
+                    add(op, "401", "Not signed in, or the session has ended");
+                    add(op, "403", "The actor's roles do not allow this operation on this object");
+                }
+                if path.contains("{id}") {
+                    add(op, "404", "No such object, or not visible to the actor");
+                }
+                if has_params {
+                    add(op, "400", "A path or query parameter is invalid");
+                }
+                if has_body {
+                    add(op, "400", "The body is not valid JSON");
+                    add(op, "413", "The body is too large");
+                    add(op, "415", "The body is not application/json");
+                    add(op, "422", "A field breaks a rule; `errors` names each one");
+                }
+                add(op, "500", "The server failed; nothing internal is disclosed");
+            }
+        }
+    }
+}
+
+/// The document the server publishes.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

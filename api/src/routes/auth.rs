@@ -1,0 +1,174 @@
+//! `/api/v1/auth/*` and `/api/v1/me`: OAuth 2-shaped sign-in with rotating refresh tokens.
+
+use crate::auth::{self, access_token, dummy_hash, new_refresh_token, token_hash, verify_password, Bearer};
+use crate::error::{ApiError, Problem};
+use crate::extract::Body;
+use crate::routes::institutions::InstitutionView;
+use crate::routes::users::UserView;
+use crate::state::AppState;
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use chrono::Duration;
+use labshare_domain::UserId;
+use labshare_persistence::auth::{open_session, revoke_session, rotate, Refresh, RevokeReason};
+use labshare_persistence::{institutions, users};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+/// A token request (RFC 6749 §4.3 and §6), as JSON.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "grant_type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TokenRequest {
+    /// Sign in with a username and password.
+    Password {
+        #[schema(example = "admin")]
+        username: String,
+        #[schema(example = "correct horse battery")]
+        password: String,
+    },
+    /// Exchange a refresh token for new tokens; the old one is spent.
+    RefreshToken {
+        #[schema(example = "q3Xo0yq2b3bH8O7cQdM8f1wQmZ3M5lqkJ3tYV2m0V9E")]
+        refresh_token: String,
+    },
+}
+
+impl Validate for TokenRequest {
+    fn validate(&self) -> Result<(), validator::ValidationErrors> {
+        Ok(())
+    }
+}
+
+/// Tokens (RFC 6749 §5.1).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    #[schema(example = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig")]
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    /// Seconds the access token is valid.
+    #[schema(example = 900)]
+    pub expires_in: i64,
+    /// Single use: each refresh returns a new one.
+    #[schema(example = "q3Xo0yq2b3bH8O7cQdM8f1wQmZ3M5lqkJ3tYV2m0V9E")]
+    pub refresh_token: String,
+}
+
+/// The signed-in account and its institution.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MeView {
+    pub user: UserView,
+    pub institution: InstitutionView,
+}
+
+/// The account a password signs in to; as slow for an unknown username as for a wrong password.
+fn check_credentials(password: &str, found: Option<users::Credentials>) -> Option<UserId> {
+    match found {
+        Some(cred) => (verify_password(password, &cred.password_hash) && cred.active).then_some(cred.id),
+        None => {
+            verify_password(password, dummy_hash());
+            None
+        }
+    }
+}
+
+fn tokens(state: &AppState, user: UserId, session: i64, refresh: String) -> Result<TokenResponse, ApiError> {
+    Ok(TokenResponse {
+        access_token: access_token(&state.keys, user, session, state.now())?,
+        token_type: "Bearer".into(),
+        expires_in: auth::ACCESS_TTL_SECONDS,
+        refresh_token: refresh,
+    })
+}
+
+/// Get tokens.
+///
+/// `grant_type` `password` signs in; `refresh_token` rotates the refresh
+/// token. Presenting a spent refresh token again ends its whole session.
+#[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", operation_id = "issueToken",
+    request_body = TokenRequest,
+    responses((status = 200, description = "Tokens", body = TokenResponse),
+              (status = 400, description = "Wrong credentials or an invalid, expired or reused refresh token (`error: invalid_grant`)", body = Problem, content_type = "application/problem+json")))]
+pub async fn token(state: web::Data<AppState>, body: Body<TokenRequest>) -> Result<HttpResponse, ApiError> {
+    let (refresh, hash) = new_refresh_token()?;
+    let st = state.clone();
+    let (user, session) = match body.0 {
+        TokenRequest::Password { username, password } => {
+            let found = st.write_anonymous(move |c, _| Ok(users::credentials(c, &username)?)).await?;
+            let ok = web::block(move || check_credentials(&password, found)).await?;
+            let user = ok.ok_or(ApiError::InvalidGrant("the username or password is wrong, or the account is deactivated"))?;
+            let session = st
+                .write_anonymous(move |c, now| {
+                    let now = now.naive_utc();
+                    Ok(open_session(
+                        c,
+                        user,
+                        &hash,
+                        now,
+                        now + Duration::days(auth::SESSION_TTL_DAYS),
+                        now + Duration::days(auth::REFRESH_TTL_DAYS),
+                    )?)
+                })
+                .await?;
+            (user, session)
+        }
+        TokenRequest::RefreshToken { refresh_token } => {
+            let presented = token_hash(&refresh_token);
+            let outcome = st
+                .write_anonymous(move |c, now| {
+                    let now = now.naive_utc();
+                    let outcome = rotate(c, &presented, &hash, now, now + Duration::days(auth::REFRESH_TTL_DAYS))?;
+                    if let Refresh::Rotated { user, .. } = outcome {
+                        // A deactivated account cannot refresh.
+                        if users::actor(c, user).is_err() {
+                            return Ok(Refresh::Invalid);
+                        }
+                    }
+                    Ok(outcome)
+                })
+                .await?;
+            match outcome {
+                Refresh::Rotated { user, session } => (user, session),
+                Refresh::Invalid => return Err(ApiError::InvalidGrant("the refresh token is invalid or expired")),
+                Refresh::Reused => {
+                    return Err(ApiError::InvalidGrant("the refresh token was already used; its session has been ended"))
+                }
+            }
+        }
+    };
+    let body = tokens(&st, user, session, refresh)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body))
+}
+
+/// Sign out.
+///
+/// Ends the session of the access token: it and its refresh tokens stop working.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", operation_id = "logout",
+    responses((status = 204, description = "Signed out")),
+    security(("bearer" = [])))]
+pub async fn logout(state: web::Data<AppState>, bearer: Bearer) -> Result<HttpResponse, ApiError> {
+    let session = bearer.session;
+    state
+        .write(&bearer, move |c, ctx| Ok(revoke_session(c, session, RevokeReason::Logout, ctx.now_naive())?))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The signed-in account.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", operation_id = "getMe",
+    responses((status = 200, description = "The account and its institution", body = MeView)),
+    security(("bearer" = [])))]
+pub async fn me(state: web::Data<AppState>, bearer: Bearer) -> Result<web::Json<MeView>, ApiError> {
+    let view = state
+        .read(&bearer, move |c, ctx| {
+            let user = users::get(c, ctx.actor.user_id)?;
+            let institution = institutions::get(c, user.value.institution_id)?;
+            Ok(MeView { user: user.into(), institution: institution.into() })
+        })
+        .await?;
+    Ok(web::Json(view))
+}

@@ -1,0 +1,312 @@
+//! `/api/v1/users`: accounts and their roles, managed by the platform office
+//! and, within its own institution, by a unit admin.
+
+use crate::auth::{hash_password, verify_password, Bearer};
+use crate::dto::{instant, page_args};
+use crate::error::{ApiError, FieldProblem, Problem};
+use crate::extract::{Body, Id, Query};
+use crate::page_type;
+use crate::routes::{allow, audit};
+use crate::state::{AppState, Ctx};
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use labshare_domain::access::{user_list_scope, Action, Role};
+use labshare_domain::access::Resource;
+use labshare_domain::users::{check_new_account, check_password_only, UserProfile};
+use labshare_domain::{InstitutionId, UserId};
+use labshare_persistence::auth::{revoke_user_sessions, RevokeReason};
+use labshare_persistence::institutions::{self, Stored};
+use labshare_persistence::users::{self as repo, User};
+use labshare_persistence::DbConn;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+/// An account as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    #[schema(example = 5)]
+    pub id: i64,
+    #[schema(example = 2)]
+    pub institution_id: i64,
+    #[schema(example = "liming")]
+    pub username: String,
+    #[schema(example = "李明")]
+    pub display_name: String,
+    #[schema(example = "liming@example.org")]
+    pub email: Option<String>,
+    #[schema(example = "13800771234")]
+    pub phone: Option<String>,
+    #[schema(example = true)]
+    pub active: bool,
+    #[schema(schema_with = crate::dto::enums::roles)]
+    pub roles: Vec<Role>,
+    #[schema(example = "2026-11-26T03:00:00Z")]
+    pub created_at: DateTime<Utc>,
+    #[schema(example = "2026-11-26T03:00:00Z")]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Stored<User>> for UserView {
+    fn from(s: Stored<User>) -> Self {
+        let u = s.value;
+        Self {
+            id: u.id.0,
+            institution_id: u.institution_id.0,
+            username: u.username,
+            display_name: u.profile.display_name,
+            email: u.profile.email,
+            phone: u.profile.phone,
+            active: u.active,
+            roles: u.roles,
+            created_at: instant(s.created_at),
+            updated_at: instant(s.updated_at),
+        }
+    }
+}
+
+/// A new account.
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct UserInput {
+    #[schema(example = 2)]
+    pub institution_id: i64,
+    #[schema(example = "liming")]
+    pub username: String,
+    /// At least 10 characters, not containing the username.
+    #[schema(example = "correct horse battery")]
+    pub password: String,
+    #[schema(example = "李明")]
+    pub display_name: String,
+    #[schema(example = "liming@example.org")]
+    pub email: Option<String>,
+    #[schema(example = "13800771234")]
+    pub phone: Option<String>,
+    #[schema(schema_with = crate::dto::enums::roles)]
+    pub roles: Vec<Role>,
+}
+
+/// Changes to an account. An account holder may change its own profile and
+/// password (giving `current_password`); roles and `active` are for admins.
+#[derive(Debug, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    #[schema(example = "李明")]
+    pub display_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::dto::double_option")]
+    #[schema(value_type = Option<String>, example = "liming@example.org")]
+    pub email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "crate::dto::double_option")]
+    #[schema(value_type = Option<String>, example = "13800771234")]
+    pub phone: Option<Option<String>>,
+    #[schema(example = true)]
+    pub active: Option<bool>,
+    #[schema(schema_with = crate::dto::enums::roles)]
+    pub roles: Option<Vec<Role>>,
+    #[schema(example = "a new long passphrase")]
+    pub password: Option<String>,
+    /// Required when changing one's own password.
+    #[schema(example = "correct horse battery")]
+    pub current_password: Option<String>,
+}
+
+page_type!(UserPage, UserView);
+
+/// Filters of the user list.
+#[derive(Debug, Deserialize, IntoParams, Validate)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    pub institution_id: Option<i64>,
+    #[param(schema_with = crate::dto::enums::role)]
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    /// Text contained in the username or display name.
+    #[validate(length(min = 1, max = 100))]
+    pub q: Option<String>,
+    /// Page size, 1–200 (default 50).
+    #[validate(range(min = 1, max = 200))]
+    pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The permission resource of an account (existing or to be created).
+fn user_resource(c: &mut DbConn, institution: InstitutionId, user: Option<UserId>) -> Result<Resource<'static>, ApiError> {
+    let inst = institutions::get(c, institution)?;
+    Ok(Resource::User { institution_id: institution, user_id: user, institution_kind: inst.value.data.kind })
+}
+
+fn check_roles(ctx: &Ctx, resource: &Resource<'_>, roles: &[Role]) -> Result<(), ApiError> {
+    for (i, role) in roles.iter().enumerate() {
+        if !labshare_domain::access::can(&ctx.actor, Action::GrantRole(*role), resource) {
+            let fits = match resource {
+                Resource::User { institution_kind, .. } => labshare_domain::access::role_fits_institution(*role, *institution_kind),
+                _ => true,
+            };
+            if !fits {
+                return Err(ApiError::Validation(vec![FieldProblem::body(
+                    format!("/roles/{i}"),
+                    "role_institution",
+                    format!("{role} is held only by accounts of the commission's own institution"),
+                )]));
+            }
+            return Err(ApiError::Forbidden);
+        }
+    }
+    Ok(())
+}
+
+/// Create an account.
+///
+/// The platform office for any institution; a unit admin for its own, with
+/// the roles `unit_admin`, `instrument_manager` and `researcher`.
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", operation_id = "createUser",
+    request_body = UserInput,
+    responses((status = 201, description = "Created", body = UserView),
+              (status = 409, description = "Username taken", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create(state: web::Data<AppState>, bearer: Bearer, body: Body<UserInput>) -> Result<HttpResponse, ApiError> {
+    let i = body.0;
+    let profile = UserProfile { display_name: i.display_name, email: i.email, phone: i.phone };
+    check_new_account(&i.username, &i.password, &profile)?;
+    let hash = hash_password(&i.password)?;
+    let institution = InstitutionId(i.institution_id);
+    let view = state
+        .write(&bearer, move |c, ctx| {
+            let resource = match user_resource(c, institution, None) {
+                Err(ApiError::NotFound) => {
+                    return Err(ApiError::Validation(vec![FieldProblem::body("/institution_id", "exists", "no such institution")]))
+                }
+                other => other?,
+            };
+            allow(ctx, Action::CreateUser, &resource)?;
+            check_roles(ctx, &resource, &i.roles)?;
+            let user = repo::insert(c, institution, &i.username, &hash, &profile, &i.roles, ctx.now_naive())?;
+            let view = UserView::from(user);
+            audit(c, ctx, "user.create", "user", view.id, None::<&()>, Some(&view))?;
+            Ok(view)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Read an account.
+///
+/// One's own; an admin's unit's; any for the platform office and commission.
+#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", operation_id = "getUser",
+    params(("id" = i64, Path, description = "User id")),
+    responses((status = 200, description = "The account", body = UserView)),
+    security(("bearer" = [])))]
+pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<UserView>, ApiError> {
+    let view = state
+        .read(&bearer, move |c, ctx| {
+            let user = repo::get(c, UserId(id.0))?;
+            let resource = user_resource(c, user.value.institution_id, Some(user.value.id))?;
+            if !labshare_domain::access::can(&ctx.actor, Action::ReadUser, &resource) {
+                return Err(ApiError::NotFound);
+            }
+            Ok(UserView::from(user))
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+/// List accounts.
+///
+/// The platform office and commission see all; a unit admin its own unit's.
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", operation_id = "listUsers",
+    params(UserQuery),
+    responses((status = 200, description = "A page of accounts", body = UserPage)),
+    security(("bearer" = [])))]
+pub async fn list(state: web::Data<AppState>, bearer: Bearer, query: Query<UserQuery>) -> Result<web::Json<UserPage>, ApiError> {
+    let q = query.0;
+    let (after, limit) = page_args(q.limit, q.cursor.as_deref())?;
+    let page = state
+        .read(&bearer, move |c, ctx| {
+            let scope = user_list_scope(&ctx.actor).ok_or(ApiError::Forbidden)?;
+            let filter = repo::Filter {
+                scope,
+                institution_id: q.institution_id.map(InstitutionId),
+                role: q.role,
+                active: q.active,
+                q: q.q,
+                after,
+                limit,
+            };
+            Ok(repo::list(c, &filter)?)
+        })
+        .await?;
+    Ok(web::Json(UserPage::from_page(page, UserView::from)))
+}
+
+/// Change an account.
+///
+/// Deactivating an account or changing its password ends its sessions.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", operation_id = "updateUser",
+    params(("id" = i64, Path, description = "User id")),
+    request_body = UserPatch,
+    responses((status = 200, description = "The updated account", body = UserView)),
+    security(("bearer" = [])))]
+pub async fn update(state: web::Data<AppState>, bearer: Bearer, id: Id, body: Body<UserPatch>) -> Result<web::Json<UserView>, ApiError> {
+    let p = body.0;
+    let new_hash = match &p.password {
+        Some(pw) => {
+            // The username is checked again inside the transaction.
+            check_password_only("password", pw, "")?;
+            Some(hash_password(pw)?)
+        }
+        None => None,
+    };
+    let view = state
+        .write(&bearer, move |c, ctx| {
+            let id = UserId(id.0);
+            let before = repo::get(c, id)?;
+            let resource = user_resource(c, before.value.institution_id, Some(id))?;
+            if !labshare_domain::access::can(&ctx.actor, Action::ReadUser, &resource) {
+                return Err(ApiError::NotFound);
+            }
+            let is_self = ctx.actor.user_id == id;
+            let is_admin = labshare_domain::access::can(&ctx.actor, Action::UpdateUser, &resource);
+            if !is_admin && (!is_self || p.active.is_some() || p.roles.is_some()) {
+                return Err(ApiError::Forbidden);
+            }
+            if let Some(pw) = &p.password {
+                check_password_only("password", pw, &before.value.username)?;
+                if is_self {
+                    let current = p.current_password.as_deref().unwrap_or_default();
+                    let stored = repo::credentials(c, &before.value.username)?.map(|cr| cr.password_hash).unwrap_or_default();
+                    if !verify_password(current, &stored) {
+                        return Err(ApiError::Validation(vec![FieldProblem::body("/current_password", "current_password", "does not match the current password")]));
+                    }
+                }
+            }
+            if let Some(roles) = &p.roles {
+                // Both the roles given and the roles taken away must be the actor's to grant.
+                let mut changed: Vec<Role> = roles.iter().filter(|r| !before.value.roles.contains(r)).copied().collect();
+                changed.extend(before.value.roles.iter().filter(|r| !roles.contains(r)));
+                check_roles(ctx, &resource, &changed)?;
+            }
+            let mut profile = before.value.profile.clone();
+            if let Some(v) = p.display_name { profile.display_name = v; }
+            if let Some(v) = p.email { profile.email = v; }
+            if let Some(v) = p.phone { profile.phone = v; }
+            profile.check()?;
+            let active = p.active.unwrap_or(before.value.active);
+            let now = ctx.now_naive();
+            repo::update(c, id, &profile, active, new_hash.as_deref(), now)?;
+            if let Some(roles) = &p.roles {
+                repo::set_roles(c, id, roles)?;
+            }
+            if !active || new_hash.is_some() {
+                revoke_user_sessions(c, id, RevokeReason::AccountChange, now)?;
+            }
+            let before = UserView::from(before);
+            let after = UserView::from(repo::get(c, id)?);
+            audit(c, ctx, "user.update", "user", id.0, Some(&before), Some(&after))?;
+            Ok(after)
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+

@@ -1,0 +1,117 @@
+//! What every handler shares: the pool, the clock, the signing keys, the policy.
+
+use crate::auth::{Bearer, Keys};
+use crate::error::ApiError;
+use actix_web::web;
+use chrono::{DateTime, NaiveDate, Utc};
+use labshare_domain::access::Actor;
+use labshare_domain::policy::Policy;
+use labshare_persistence::{read_tx, write_tx, DbConn, DbPool};
+use std::sync::Arc;
+
+/// The source of the current time; tests inject a fixed or moving clock.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// The platform's local offset (Asia/Shanghai, +08:00, no daylight saving).
+pub const LOCAL_OFFSET: chrono::FixedOffset = match chrono::FixedOffset::east_opt(8 * 3600) {
+    Some(offset) => offset,
+    None => panic!("+08:00 is a valid offset"),
+};
+
+/// The local calendar date of an instant.
+pub fn local_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&LOCAL_OFFSET).date_naive()
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: DbPool,
+    pub clock: Clock,
+    pub keys: Arc<Keys>,
+    pub policy: Arc<Policy>,
+}
+
+/// What a handler's transaction knows besides the database.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub actor: Actor,
+    pub now: DateTime<Utc>,
+    pub policy: Arc<Policy>,
+}
+
+impl Ctx {
+    pub fn now_naive(&self) -> chrono::NaiveDateTime {
+        self.now.naive_utc()
+    }
+    pub fn today(&self) -> NaiveDate {
+        local_date(self.now)
+    }
+}
+
+impl AppState {
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Runs `f` for the signed-in actor in one write transaction.
+    ///
+    /// # Errors
+    /// 401 when the session has ended; whatever `f` returns.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        bearer: &Bearer,
+        f: impl FnOnce(&mut DbConn, &Ctx) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (bearer, now, policy) = (bearer.clone(), self.now(), self.policy.clone());
+        self.run(move |conn| {
+            write_tx(conn, |c| {
+                let ctx = Ctx { actor: bearer.actor(c, now)?, now, policy };
+                f(c, &ctx)
+            })
+        })
+        .await
+    }
+
+    /// Runs `f` for the signed-in actor in one read transaction.
+    ///
+    /// # Errors
+    /// 401 when the session has ended; whatever `f` returns.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        bearer: &Bearer,
+        f: impl FnOnce(&mut DbConn, &Ctx) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let (bearer, now, policy) = (bearer.clone(), self.now(), self.policy.clone());
+        self.run(move |conn| {
+            read_tx(conn, |c| {
+                let ctx = Ctx { actor: bearer.actor(c, now)?, now, policy };
+                f(c, &ctx)
+            })
+        })
+        .await
+    }
+
+    /// Runs `f` without a signed-in actor (sign-in itself) in a write transaction.
+    ///
+    /// # Errors
+    /// Whatever `f` returns.
+    pub async fn write_anonymous<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConn, DateTime<Utc>) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let now = self.now();
+        self.run(move |conn| write_tx(conn, |c| f(c, now))).await
+    }
+}
