@@ -75,7 +75,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let message = strip_position(&inner.to_string());
             let mut pointer = pointer_of(&path);
             let rule = if let Some(name) = quoted_after(&message, "unknown field `") {
-                pointer = join(&pointer, &name);
+                // The path already ends at the unknown key.
+                if !pointer.ends_with(&format!("/{name}")) {
+                    pointer = join(&pointer, &name);
+                }
                 "unknown_field"
             } else if let Some(name) = quoted_after(&message, "missing field `") {
                 pointer = join(&pointer, &name);

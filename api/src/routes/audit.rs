@@ -32,10 +32,21 @@ pub struct AuditEventView {
     pub object_type: String,
     #[schema(example = 7)]
     pub object_id: i64,
-    #[schema(value_type = Option<Object>, example = json!({"status": "submitted"}))]
+    /// The object before the change; absent for a creation.
+    #[schema(schema_with = snapshot_schema)]
     pub before: Option<serde_json::Value>,
-    #[schema(value_type = Option<Object>, example = json!({"status": "approved"}))]
+    /// The object after the change.
+    #[schema(schema_with = snapshot_schema)]
     pub after: Option<serde_json::Value>,
+}
+
+/// A snapshot of an object as the API showed it.
+fn snapshot_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .examples([serde_json::json!({"status": "approved", "decided_by": 1})])
+        .build()
 }
 
 impl From<Event> for AuditEventView {

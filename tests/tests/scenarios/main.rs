@@ -1,0 +1,9 @@
+//! Black-box scenarios over HTTP, each on SQLite and on PostgreSQL.
+
+mod access;
+mod audit;
+mod auth;
+mod catalogue;
+mod contract;
+mod errors;
+mod fixtures;
