@@ -5,8 +5,8 @@ use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
-use argon2::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
+use argon2::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures_util::future::{ready, Ready};
@@ -115,7 +115,9 @@ fn bearer(req: &HttpRequest) -> Result<Bearer, ApiError> {
         .ok()
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .map(str::trim)
-        .ok_or(ApiError::Unauthorized("the Authorization header must use the Bearer scheme"))?;
+        .ok_or(ApiError::Unauthorized(
+            "the Authorization header must use the Bearer scheme",
+        ))?;
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
     validation.leeway = 0;
@@ -131,7 +133,10 @@ fn bearer(req: &HttpRequest) -> Result<Bearer, ApiError> {
         .sub
         .parse::<i64>()
         .map_err(|_| ApiError::Unauthorized("the access token is invalid"))?;
-    Ok(Bearer { user: UserId(user), session: claims.sid })
+    Ok(Bearer {
+        user: UserId(user),
+        session: claims.sid,
+    })
 }
 
 /// Hashes a password with argon2id and a random salt.
@@ -173,5 +178,8 @@ pub fn new_refresh_token() -> Result<(String, String), ApiError> {
 
 /// SHA-256 of a refresh token, hex-encoded: what the database keeps.
 pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -99,7 +99,10 @@ mod tests {
 
     #[test]
     fn production_refuses_a_missing_default_or_short_secret() {
-        assert_eq!(config(&[("LABSHARE_ENV", "production")]).err(), Some(ConfigError::MissingSecret));
+        assert_eq!(
+            config(&[("LABSHARE_ENV", "production")]).err(),
+            Some(ConfigError::MissingSecret)
+        );
         assert_eq!(
             config(&[("LABSHARE_ENV", "production"), ("LABSHARE_JWT_SECRET", DEV_JWT_SECRET)]).err(),
             Some(ConfigError::DefaultSecret)

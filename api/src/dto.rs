@@ -112,7 +112,10 @@ macro_rules! page_type {
         impl $name {
             pub fn from_page<T>(page: labshare_persistence::Page<T>, f: impl FnMut(T) -> $item) -> Self {
                 let next_cursor = page.next_after.map($crate::dto::encode_cursor);
-                Self { items: page.items.into_iter().map(f).collect(), next_cursor }
+                Self {
+                    items: page.items.into_iter().map(f).collect(),
+                    next_cursor,
+                }
             }
         }
     };

@@ -55,10 +55,20 @@ pub struct FieldProblem {
 
 impl FieldProblem {
     pub fn body(pointer: impl Into<String>, rule: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { pointer: Some(pointer.into()), parameter: None, rule: rule.into(), message: message.into() }
+        Self {
+            pointer: Some(pointer.into()),
+            parameter: None,
+            rule: rule.into(),
+            message: message.into(),
+        }
     }
     pub fn parameter(name: impl Into<String>, rule: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { pointer: None, parameter: Some(name.into()), rule: rule.into(), message: message.into() }
+        Self {
+            pointer: None,
+            parameter: Some(name.into()),
+            rule: rule.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -86,7 +96,11 @@ pub enum ApiError {
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("conflict: {detail}")]
-    Conflict { kind: &'static str, detail: String, errors: Vec<FieldProblem> },
+    Conflict {
+        kind: &'static str,
+        detail: String,
+        errors: Vec<FieldProblem>,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -98,13 +112,21 @@ impl ApiError {
             MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed-json", "Malformed JSON"),
             Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid input"),
             InvalidParameter(_) => (StatusCode::BAD_REQUEST, "invalid-parameter", "Invalid parameter"),
-            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
+            UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
             PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
             Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
             InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid-grant", "Invalid grant"),
             Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
-            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
             Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
@@ -117,14 +139,30 @@ impl ApiError {
             ApiError::MalformedJson(d) => (format!("the body is not valid JSON: {d}"), None, None),
             ApiError::Validation(e) | ApiError::InvalidParameter(e) => {
                 let n = e.len();
-                let what = if matches!(self, ApiError::Validation(_)) { "field" } else { "parameter" };
-                (format!("{n} {what}{} break{} a rule", if n == 1 { "" } else { "s" }, if n == 1 { "s" } else { "" }), Some(e.clone()), None)
+                let what = if matches!(self, ApiError::Validation(_)) {
+                    "field"
+                } else {
+                    "parameter"
+                };
+                (
+                    format!(
+                        "{n} {what}{} break{} a rule",
+                        if n == 1 { "" } else { "s" },
+                        if n == 1 { "s" } else { "" }
+                    ),
+                    Some(e.clone()),
+                    None,
+                )
             }
             ApiError::UnsupportedMediaType => ("send the body as application/json".into(), None, None),
             ApiError::PayloadTooLarge { limit } => (format!("the body exceeds {limit} bytes"), None, None),
             ApiError::Unauthorized(d) => ((*d).into(), None, None),
             ApiError::InvalidGrant(d) => ((*d).into(), None, Some("invalid_grant".into())),
-            ApiError::Forbidden => ("your roles do not allow this operation on this object".into(), None, None),
+            ApiError::Forbidden => (
+                "your roles do not allow this operation on this object".into(),
+                None,
+                None,
+            ),
             ApiError::NotFound => ("no such resource, or not visible to you".into(), None, None),
             ApiError::MethodNotAllowed => ("this resource does not support the method".into(), None, None),
             ApiError::Conflict { detail, errors, .. } => {
@@ -132,11 +170,22 @@ impl ApiError {
             }
             ApiError::Internal(_) => ("the server failed; the cause is logged".into(), None, None),
         };
-        Problem { problem_type: format!("/problems/{kind}"), title: title.into(), status: status.as_u16(), detail, errors, error }
+        Problem {
+            problem_type: format!("/problems/{kind}"),
+            title: title.into(),
+            status: status.as_u16(),
+            detail,
+            errors,
+            error,
+        }
     }
 
     pub fn conflict(kind: &'static str, detail: impl Into<String>) -> Self {
-        Self::Conflict { kind, detail: detail.into(), errors: Vec::new() }
+        Self::Conflict {
+            kind,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
     }
 }
 
@@ -174,7 +223,10 @@ impl From<RepoError> for ApiError {
     fn from(e: RepoError) -> Self {
         match e {
             RepoError::NotFound => ApiError::NotFound,
-            RepoError::Conflict { kind: ConflictKind::Unique, constraint } => {
+            RepoError::Conflict {
+                kind: ConflictKind::Unique,
+                constraint,
+            } => {
                 let field = UNIQUE_FIELDS
                     .iter()
                     .find(|(table, column)| constraint.contains(table) && constraint.contains(column))
@@ -188,12 +240,17 @@ impl From<RepoError> for ApiError {
                     None => ApiError::conflict("duplicate", "the record already exists"),
                 }
             }
-            RepoError::Conflict { kind: ConflictKind::ForeignKey, .. } => {
-                ApiError::conflict("reference", "the change refers to a record that does not exist or is still in use")
-            }
-            RepoError::Conflict { kind: ConflictKind::Check | ConflictKind::Exclusion, constraint } => {
-                ApiError::conflict("constraint", format!("the database refused the change ({constraint})"))
-            }
+            RepoError::Conflict {
+                kind: ConflictKind::ForeignKey,
+                ..
+            } => ApiError::conflict(
+                "reference",
+                "the change refers to a record that does not exist or is still in use",
+            ),
+            RepoError::Conflict {
+                kind: ConflictKind::Check | ConflictKind::Exclusion,
+                constraint,
+            } => ApiError::conflict("constraint", format!("the database refused the change ({constraint})")),
             RepoError::Db(e) => ApiError::Internal(format!("database: {e}")),
             RepoError::Pool(e) => ApiError::Internal(format!("pool: {e}")),
             RepoError::Corrupt(e) => ApiError::Internal(format!("corrupt row: {e}")),
@@ -234,7 +291,11 @@ fn collect_validator(prefix: &str, e: &validator::ValidationErrors, out: &mut Ve
         match kind {
             K::Field(errs) => {
                 for err in errs {
-                    let message = err.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| describe(err));
+                    let message = err
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| describe(err));
                     out.push(FieldProblem::body(path.clone(), err.code.to_string(), message));
                 }
             }

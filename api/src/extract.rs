@@ -98,7 +98,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 fn join(pointer: &str, name: &str) -> String {
-    format!("{}/{}", pointer.trim_end_matches('/'), name.replace('~', "~0").replace('/', "~1"))
+    format!(
+        "{}/{}",
+        pointer.trim_end_matches('/'),
+        name.replace('~', "~0").replace('/', "~1")
+    )
 }
 
 fn pointer_of(path: &serde_path_to_error::Path) -> String {
@@ -163,7 +167,9 @@ pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, Api
         ApiError::Validation(items) => ApiError::InvalidParameter(
             items
                 .into_iter()
-                .map(|p| FieldProblem::parameter(p.pointer.unwrap_or_default().trim_start_matches('/'), p.rule, p.message))
+                .map(|p| {
+                    FieldProblem::parameter(p.pointer.unwrap_or_default().trim_start_matches('/'), p.rule, p.message)
+                })
                 .collect(),
         ),
         other => other,

@@ -54,8 +54,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(institutions::get))
                         .route(web::patch().to(institutions::update)),
                 )
-                .service(resource("/labs").route(web::get().to(labs::list)).route(web::post().to(labs::create)))
-                .service(resource("/labs/{id}").route(web::get().to(labs::get)).route(web::patch().to(labs::update)))
+                .service(
+                    resource("/labs")
+                        .route(web::get().to(labs::list))
+                        .route(web::post().to(labs::create)),
+                )
+                .service(
+                    resource("/labs/{id}")
+                        .route(web::get().to(labs::get))
+                        .route(web::patch().to(labs::update)),
+                )
                 .service(
                     resource("/instruments")
                         .route(web::get().to(instruments::list))
@@ -68,11 +76,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::patch().to(instruments::update)),
                 )
                 .service(resource("/instruments/{id}/managers").route(web::put().to(instruments::set_managers)))
-                .service(resource("/instruments/{id}/listing/submit").route(web::post().to(instruments::submit_listing)))
-                .service(resource("/instruments/{id}/listing/approve").route(web::post().to(instruments::approve_listing)))
-                .service(resource("/instruments/{id}/listing/reject").route(web::post().to(instruments::reject_listing)))
-                .service(resource("/users").route(web::get().to(users::list)).route(web::post().to(users::create)))
-                .service(resource("/users/{id}").route(web::get().to(users::get)).route(web::patch().to(users::update)))
+                .service(
+                    resource("/instruments/{id}/listing/submit").route(web::post().to(instruments::submit_listing)),
+                )
+                .service(
+                    resource("/instruments/{id}/listing/approve").route(web::post().to(instruments::approve_listing)),
+                )
+                .service(
+                    resource("/instruments/{id}/listing/reject").route(web::post().to(instruments::reject_listing)),
+                )
+                .service(
+                    resource("/users")
+                        .route(web::get().to(users::list))
+                        .route(web::post().to(users::create)),
+                )
+                .service(
+                    resource("/users/{id}")
+                        .route(web::get().to(users::get))
+                        .route(web::patch().to(users::update)),
+                )
                 .service(resource("/audit-events").route(web::get().to(audit::list))),
         )
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));
@@ -97,4 +119,3 @@ pub fn serve(state: AppState, listener: std::net::TcpListener) -> std::io::Resul
     .run();
     Ok(server)
 }
-

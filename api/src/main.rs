@@ -55,7 +55,8 @@ fn config() -> Result<Config, String> {
 
 /// Opens the pool and applies pending migrations.
 fn open(config: &Config) -> Result<DbPool, String> {
-    let pool = connect_pool(&config.database, config.pool_size).map_err(|e| format!("database {}: {e}", config.database.url))?;
+    let pool = connect_pool(&config.database, config.pool_size)
+        .map_err(|e| format!("database {}: {e}", config.database.url))?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let n = migrate(&mut conn).map_err(|e| e.to_string())?;
     if n > 0 {
@@ -73,7 +74,9 @@ fn with_pool(f: impl FnOnce(&DbPool) -> Result<(), String>) -> Result<(), String
 fn seed(pool: &DbPool) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     match seed_demo(&mut conn, chrono::Utc::now().naive_utc()).map_err(|e| e.to_string())? {
-        SeedOutcome::AlreadyLoaded => println!("The database already holds data; the demo dataset was not loaded again."),
+        SeedOutcome::AlreadyLoaded => {
+            println!("The database already holds data; the demo dataset was not loaded again.")
+        }
         SeedOutcome::Loaded { accounts } => {
             println!("Demo dataset loaded. Accounts (password for all: {DEMO_PASSWORD}):");
             for a in accounts {
@@ -92,9 +95,15 @@ fn openapi() -> Result<(), String> {
 
 fn create_admin(pool: &DbPool, username: &str) -> Result<(), String> {
     let mut password = String::new();
-    std::io::stdin().read_to_string(&mut password).map_err(|e| format!("reading the password from stdin: {e}"))?;
+    std::io::stdin()
+        .read_to_string(&mut password)
+        .map_err(|e| format!("reading the password from stdin: {e}"))?;
     let password = password.trim_end_matches(['\n', '\r']).to_owned();
-    let profile = UserProfile { display_name: username.to_owned(), email: None, phone: None };
+    let profile = UserProfile {
+        display_name: username.to_owned(),
+        email: None,
+        phone: None,
+    };
     check_new_account(username, &password, &profile).map_err(|e| e.to_string())?;
     let hash = hash_password(&password).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;

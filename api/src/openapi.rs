@@ -49,13 +49,21 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::response::Response> {
     RefOr::T(
         ResponseBuilder::new()
             .description(description)
-            .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
             .build(),
     )
 }
 
 fn add(op: &mut Operation, status: &str, description: &str) {
-    op.responses.responses.entry(status.to_owned()).or_insert_with(|| problem(description));
+    op.responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| problem(description));
 }
 
 impl Modify for Conventions {
@@ -63,7 +71,12 @@ impl Modify for Conventions {
         if let Some(components) = doc.components.as_mut() {
             components.add_security_scheme(
                 "bearer",
-                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .build(),
+                ),
             );
         }
         for (path, item) in doc.paths.paths.iter_mut() {
@@ -80,7 +93,11 @@ impl Modify for Conventions {
                 let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
                 if secured {
                     add(op, "401", "Not signed in, or the session has ended");
-                    add(op, "403", "The actor's roles do not allow this operation on this object");
+                    add(
+                        op,
+                        "403",
+                        "The actor's roles do not allow this operation on this object",
+                    );
                 }
                 if path.contains("{id}") {
                     add(op, "404", "No such object, or not visible to the actor");

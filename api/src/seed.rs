@@ -8,8 +8,8 @@ use crate::error::ApiError;
 use chrono::{NaiveDate, NaiveDateTime};
 use labshare_domain::access::Role;
 use labshare_domain::catalogue::{
-    Accreditation, BiosafetyLevel, Contact, InstitutionData, InstitutionKind, InstrumentData, InstrumentStatus, LabData,
-    Membership, ServiceMode, SharingScope,
+    Accreditation, BiosafetyLevel, Contact, InstitutionData, InstitutionKind, InstrumentData, InstrumentStatus,
+    LabData, Membership, ServiceMode, SharingScope,
 };
 use labshare_domain::codes::{CategoryCode, CreditCode};
 use labshare_domain::listing::ListingStatus;
@@ -84,25 +84,55 @@ const QPCR: InstrumentSeed = InstrumentSeed {
 };
 
 static UNITS: &[Unit] = &[
-    Unit { name: "南宁市卫生健康委员会", org: "MB1953104", kind: InstitutionKind::Commission, membership: Membership::Member, labs: &[] },
     Unit {
-        name: "南宁市第一人民医院", org: "498504556", kind: InstitutionKind::Hospital, membership: Membership::Member,
+        name: "南宁市卫生健康委员会",
+        org: "MB1953104",
+        kind: InstitutionKind::Commission,
+        membership: Membership::Member,
+        labs: &[],
+    },
+    Unit {
+        name: "南宁市第一人民医院",
+        org: "498504556",
+        kind: InstitutionKind::Hospital,
+        membership: Membership::Member,
         labs: &[LabSeed {
-            name: "中心实验室", address: "南宁市七星路89号科教楼5楼", level: BiosafetyLevel::Bsl2, accreditation: Accreditation::Cnas,
+            name: "中心实验室",
+            address: "南宁市七星路89号科教楼5楼",
+            level: BiosafetyLevel::Bsl2,
+            accreditation: Accreditation::Cnas,
             contact: ("黄志强", "0771-2636100"),
             instruments: &[
                 InstrumentSeed {
-                    name_zh: "液相色谱-串联质谱仪", name_en: "LC-MS/MS system", category: "030201", model: "Triple Quad 4500MD",
-                    manufacturer: "SCIEX", country: "新加坡", value_yuan: 3_860_000, purchased: (2019, 6, 18),
+                    name_zh: "液相色谱-串联质谱仪",
+                    name_en: "LC-MS/MS system",
+                    category: "030201",
+                    model: "Triple Quad 4500MD",
+                    manufacturer: "SCIEX",
+                    country: "新加坡",
+                    value_yuan: 3_860_000,
+                    purchased: (2019, 6, 18),
                     specs: "质量范围 5–2000 m/z；ESI/APCI 离子源；灵敏度 ≥ 1 fg 利血平",
-                    functions: "小分子化合物定性定量分析", service: "维生素D、类固醇激素、治疗药物浓度监测",
-                    scope: SharingScope::Public, modes: &[Assisted, Sample], listing: ListingStatus::Approved,
+                    functions: "小分子化合物定性定量分析",
+                    service: "维生素D、类固醇激素、治疗药物浓度监测",
+                    scope: SharingScope::Public,
+                    modes: &[Assisted, Sample],
+                    listing: ListingStatus::Approved,
                 },
                 InstrumentSeed {
-                    name_zh: "流式细胞仪", name_en: "Flow cytometer", category: "031005", model: "FACSCanto II",
-                    manufacturer: "BD Biosciences", country: "美国", value_yuan: 1_450_000, purchased: (2018, 11, 5),
-                    specs: "3激光8色；检测速度 10000 events/s", functions: "细胞表型分析、细胞周期、凋亡检测",
-                    service: "淋巴细胞亚群、白血病免疫分型", scope: SharingScope::System, modes: &[SelfOperated, Assisted],
+                    name_zh: "流式细胞仪",
+                    name_en: "Flow cytometer",
+                    category: "031005",
+                    model: "FACSCanto II",
+                    manufacturer: "BD Biosciences",
+                    country: "美国",
+                    value_yuan: 1_450_000,
+                    purchased: (2018, 11, 5),
+                    specs: "3激光8色；检测速度 10000 events/s",
+                    functions: "细胞表型分析、细胞周期、凋亡检测",
+                    service: "淋巴细胞亚群、白血病免疫分型",
+                    scope: SharingScope::System,
+                    modes: &[SelfOperated, Assisted],
                     listing: ListingStatus::Approved,
                 },
                 QPCR,
@@ -110,86 +140,203 @@ static UNITS: &[Unit] = &[
         }],
     },
     Unit {
-        name: "南宁市第二人民医院", org: "498504601", kind: InstitutionKind::Hospital, membership: Membership::Member,
+        name: "南宁市第二人民医院",
+        org: "498504601",
+        kind: InstitutionKind::Hospital,
+        membership: Membership::Member,
         labs: &[LabSeed {
-            name: "医学检验科分子诊断实验室", address: "南宁市淡村路13号医技楼3楼", level: BiosafetyLevel::Bsl2, accreditation: Accreditation::Provincial,
+            name: "医学检验科分子诊断实验室",
+            address: "南宁市淡村路13号医技楼3楼",
+            level: BiosafetyLevel::Bsl2,
+            accreditation: Accreditation::Provincial,
             contact: ("覃丽萍", "0771-3832100"),
             instruments: &[
                 InstrumentSeed {
-                    name_zh: "高通量基因测序仪", name_en: "High-throughput sequencer", category: "031009", model: "DNBSEQ-G400",
-                    manufacturer: "深圳华大智造科技股份有限公司", country: "中国", value_yuan: 2_980_000, purchased: (2021, 4, 22),
-                    specs: "通量 720 Gb/run；读长 PE150", functions: "全基因组、外显子组、宏基因组测序",
-                    service: "病原宏基因组检测、遗传病基因检测", scope: SharingScope::System, modes: &[Assisted, Sample],
+                    name_zh: "高通量基因测序仪",
+                    name_en: "High-throughput sequencer",
+                    category: "031009",
+                    model: "DNBSEQ-G400",
+                    manufacturer: "深圳华大智造科技股份有限公司",
+                    country: "中国",
+                    value_yuan: 2_980_000,
+                    purchased: (2021, 4, 22),
+                    specs: "通量 720 Gb/run；读长 PE150",
+                    functions: "全基因组、外显子组、宏基因组测序",
+                    service: "病原宏基因组检测、遗传病基因检测",
+                    scope: SharingScope::System,
+                    modes: &[Assisted, Sample],
                     listing: ListingStatus::Submitted,
                 },
                 InstrumentSeed {
-                    name_zh: "全自动核酸提取仪", name_en: "Automated nucleic acid extractor", category: "031012", model: "MagNA Pure 96",
-                    manufacturer: "Roche", country: "瑞士", value_yuan: 480_000, purchased: (2020, 2, 10),
-                    specs: "96样本/批；磁珠法", functions: "DNA/RNA 自动化提取", service: "核酸提取",
-                    scope: SharingScope::Internal, modes: &[SelfOperated], listing: ListingStatus::Unlisted,
+                    name_zh: "全自动核酸提取仪",
+                    name_en: "Automated nucleic acid extractor",
+                    category: "031012",
+                    model: "MagNA Pure 96",
+                    manufacturer: "Roche",
+                    country: "瑞士",
+                    value_yuan: 480_000,
+                    purchased: (2020, 2, 10),
+                    specs: "96样本/批；磁珠法",
+                    functions: "DNA/RNA 自动化提取",
+                    service: "核酸提取",
+                    scope: SharingScope::Internal,
+                    modes: &[SelfOperated],
+                    listing: ListingStatus::Unlisted,
                 },
             ],
         }],
     },
     Unit {
-        name: "南宁市第四人民医院", org: "49850462X", kind: InstitutionKind::Hospital, membership: Membership::Member,
+        name: "南宁市第四人民医院",
+        org: "49850462X",
+        kind: InstitutionKind::Hospital,
+        membership: Membership::Member,
         labs: &[LabSeed {
-            name: "感染性疾病实验室", address: "南宁市长堽路二里1号", level: BiosafetyLevel::Bsl3, accreditation: Accreditation::Provincial,
+            name: "感染性疾病实验室",
+            address: "南宁市长堽路二里1号",
+            level: BiosafetyLevel::Bsl3,
+            accreditation: Accreditation::Provincial,
             contact: ("韦海峰", "0771-5623100"),
             instruments: &[
                 InstrumentSeed {
-                    name_zh: "基质辅助激光解吸电离飞行时间质谱仪", name_en: "MALDI-TOF mass spectrometer", category: "030203",
-                    model: "MALDI Biotyper sirius", manufacturer: "Bruker", country: "德国", value_yuan: 2_150_000, purchased: (2022, 8, 30),
-                    specs: "337 nm 氮激光；数据库 > 4000 种微生物", functions: "微生物快速鉴定",
-                    service: "细菌、真菌菌种鉴定", scope: SharingScope::Public, modes: &[Sample], listing: ListingStatus::Approved,
+                    name_zh: "基质辅助激光解吸电离飞行时间质谱仪",
+                    name_en: "MALDI-TOF mass spectrometer",
+                    category: "030203",
+                    model: "MALDI Biotyper sirius",
+                    manufacturer: "Bruker",
+                    country: "德国",
+                    value_yuan: 2_150_000,
+                    purchased: (2022, 8, 30),
+                    specs: "337 nm 氮激光；数据库 > 4000 种微生物",
+                    functions: "微生物快速鉴定",
+                    service: "细菌、真菌菌种鉴定",
+                    scope: SharingScope::Public,
+                    modes: &[Sample],
+                    listing: ListingStatus::Approved,
                 },
                 InstrumentSeed {
-                    name_zh: "全自动结核分枝杆菌培养仪", name_en: "Mycobacteria culture system", category: "031015",
-                    model: "BACTEC MGIT 960", manufacturer: "BD Biosciences", country: "美国", value_yuan: 760_000, purchased: (2017, 5, 12),
-                    specs: "960 管位；荧光检测", functions: "分枝杆菌培养及药敏", service: "结核分枝杆菌培养",
-                    scope: SharingScope::None, modes: &[], listing: ListingStatus::Unlisted,
+                    name_zh: "全自动结核分枝杆菌培养仪",
+                    name_en: "Mycobacteria culture system",
+                    category: "031015",
+                    model: "BACTEC MGIT 960",
+                    manufacturer: "BD Biosciences",
+                    country: "美国",
+                    value_yuan: 760_000,
+                    purchased: (2017, 5, 12),
+                    specs: "960 管位；荧光检测",
+                    functions: "分枝杆菌培养及药敏",
+                    service: "结核分枝杆菌培养",
+                    scope: SharingScope::None,
+                    modes: &[],
+                    listing: ListingStatus::Unlisted,
                 },
             ],
         }],
     },
     Unit {
-        name: "南宁市疾病预防控制中心", org: "498504680", kind: InstitutionKind::Cdc, membership: Membership::Member,
+        name: "南宁市疾病预防控制中心",
+        org: "498504680",
+        kind: InstitutionKind::Cdc,
+        membership: Membership::Member,
         labs: &[LabSeed {
-            name: "理化检验实验室", address: "南宁市青秀区金洲路1号", level: BiosafetyLevel::Bsl2, accreditation: Accreditation::Cnas,
+            name: "理化检验实验室",
+            address: "南宁市青秀区金洲路1号",
+            level: BiosafetyLevel::Bsl2,
+            accreditation: Accreditation::Cnas,
             contact: ("梁振华", "0771-5620100"),
             instruments: &[
                 InstrumentSeed {
-                    name_zh: "电感耦合等离子体质谱仪", name_en: "ICP-MS", category: "030202", model: "7900 ICP-MS",
-                    manufacturer: "Agilent", country: "美国", value_yuan: 1_980_000, purchased: (2020, 9, 9),
-                    specs: "检出限 < 0.1 ng/L；10个数量级线性范围", functions: "痕量元素分析",
-                    service: "水质、食品中重金属检测", scope: SharingScope::Public, modes: &[Assisted, Sample], listing: ListingStatus::Approved,
+                    name_zh: "电感耦合等离子体质谱仪",
+                    name_en: "ICP-MS",
+                    category: "030202",
+                    model: "7900 ICP-MS",
+                    manufacturer: "Agilent",
+                    country: "美国",
+                    value_yuan: 1_980_000,
+                    purchased: (2020, 9, 9),
+                    specs: "检出限 < 0.1 ng/L；10个数量级线性范围",
+                    functions: "痕量元素分析",
+                    service: "水质、食品中重金属检测",
+                    scope: SharingScope::Public,
+                    modes: &[Assisted, Sample],
+                    listing: ListingStatus::Approved,
                 },
                 InstrumentSeed {
-                    name_zh: "气相色谱-质谱联用仪", name_en: "GC-MS", category: "030201", model: "GCMS-QP2020 NX",
-                    manufacturer: "岛津", country: "日本", value_yuan: 1_120_000, purchased: (2021, 12, 1),
-                    specs: "质量范围 1.5–1090 m/z", functions: "挥发性有机物定性定量", service: "农药残留、职业卫生检测",
-                    scope: SharingScope::System, modes: &[Assisted, Sample], listing: ListingStatus::Rejected,
+                    name_zh: "气相色谱-质谱联用仪",
+                    name_en: "GC-MS",
+                    category: "030201",
+                    model: "GCMS-QP2020 NX",
+                    manufacturer: "岛津",
+                    country: "日本",
+                    value_yuan: 1_120_000,
+                    purchased: (2021, 12, 1),
+                    specs: "质量范围 1.5–1090 m/z",
+                    functions: "挥发性有机物定性定量",
+                    service: "农药残留、职业卫生检测",
+                    scope: SharingScope::System,
+                    modes: &[Assisted, Sample],
+                    listing: ListingStatus::Rejected,
                 },
             ],
         }],
     },
     Unit {
-        name: "南宁中心血站", org: "498504699", kind: InstitutionKind::BloodCenter, membership: Membership::Member,
+        name: "南宁中心血站",
+        org: "498504699",
+        kind: InstitutionKind::BloodCenter,
+        membership: Membership::Member,
         labs: &[LabSeed {
-            name: "核酸检测实验室", address: "南宁市友爱北路13号", level: BiosafetyLevel::Bsl2, accreditation: Accreditation::Cnas,
+            name: "核酸检测实验室",
+            address: "南宁市友爱北路13号",
+            level: BiosafetyLevel::Bsl2,
+            accreditation: Accreditation::Cnas,
             contact: ("莫晓玲", "0771-3112100"),
             instruments: &[InstrumentSeed {
-                name_zh: "全自动血液核酸检测系统", name_en: "Blood screening NAT system", category: "031002", model: "cobas 6800",
-                manufacturer: "Roche", country: "瑞士", value_yuan: 4_200_000, purchased: (2019, 1, 15),
-                specs: "8小时通量 384 份；HBV/HCV/HIV 联检", functions: "血液筛查核酸检测", service: "献血者标本核酸筛查",
-                scope: SharingScope::System, modes: &[Sample], listing: ListingStatus::Approved,
+                name_zh: "全自动血液核酸检测系统",
+                name_en: "Blood screening NAT system",
+                category: "031002",
+                model: "cobas 6800",
+                manufacturer: "Roche",
+                country: "瑞士",
+                value_yuan: 4_200_000,
+                purchased: (2019, 1, 15),
+                specs: "8小时通量 384 份；HBV/HCV/HIV 联检",
+                functions: "血液筛查核酸检测",
+                service: "献血者标本核酸筛查",
+                scope: SharingScope::System,
+                modes: &[Sample],
+                listing: ListingStatus::Approved,
             }],
         }],
     },
-    Unit { name: "南宁市第三人民医院", org: "498504575", kind: InstitutionKind::Hospital, membership: Membership::Member, labs: &[] },
-    Unit { name: "南宁市妇幼保健院", org: "498504717", kind: InstitutionKind::Hospital, membership: Membership::Member, labs: &[] },
-    Unit { name: "南宁市红十字会医院", org: "498504725", kind: InstitutionKind::Hospital, membership: Membership::Member, labs: &[] },
-    Unit { name: "广西邕检生物科技有限公司", org: "MA5N3T8K1", kind: InstitutionKind::Other, membership: Membership::External, labs: &[] },
+    Unit {
+        name: "南宁市第三人民医院",
+        org: "498504575",
+        kind: InstitutionKind::Hospital,
+        membership: Membership::Member,
+        labs: &[],
+    },
+    Unit {
+        name: "南宁市妇幼保健院",
+        org: "498504717",
+        kind: InstitutionKind::Hospital,
+        membership: Membership::Member,
+        labs: &[],
+    },
+    Unit {
+        name: "南宁市红十字会医院",
+        org: "498504725",
+        kind: InstitutionKind::Hospital,
+        membership: Membership::Member,
+        labs: &[],
+    },
+    Unit {
+        name: "广西邕检生物科技有限公司",
+        org: "MA5N3T8K1",
+        kind: InstitutionKind::Other,
+        membership: Membership::External,
+        labs: &[],
+    },
 ];
 
 /// The demo accounts: one per role.
@@ -211,8 +358,13 @@ pub enum SeedOutcome {
 }
 
 fn credit_code(unit: &Unit) -> Result<CreditCode, ApiError> {
-    let prefix = if unit.membership == Membership::External { "91450100" } else { "12450100" };
-    CreditCode::with_check_digit(&format!("{prefix}{}", unit.org)).map_err(|e| ApiError::Internal(format!("seed credit code: {e}")))
+    let prefix = if unit.membership == Membership::External {
+        "91450100"
+    } else {
+        "12450100"
+    };
+    CreditCode::with_check_digit(&format!("{prefix}{}", unit.org))
+        .map_err(|e| ApiError::Internal(format!("seed credit code: {e}")))
 }
 
 fn date((y, m, d): (i32, u32, u32)) -> Result<NaiveDate, ApiError> {
@@ -248,7 +400,11 @@ pub fn seed_demo(conn: &mut DbConn, now: NaiveDateTime) -> Result<SeedOutcome, A
                     address: lab.address.into(),
                     biosafety_level: lab.level,
                     accreditation: lab.accreditation,
-                    contact: Contact { name: lab.contact.0.into(), phone: lab.contact.1.into(), email: None },
+                    contact: Contact {
+                        name: lab.contact.0.into(),
+                        phone: lab.contact.1.into(),
+                        email: None,
+                    },
                 };
                 let stored_lab = labs::insert(c, inst.value.id, &lab_data, now)?;
                 for seed in lab.instruments {
@@ -257,7 +413,8 @@ pub fn seed_demo(conn: &mut DbConn, now: NaiveDateTime) -> Result<SeedOutcome, A
                     let data = InstrumentData {
                         name_zh: seed.name_zh.into(),
                         name_en: Some(seed.name_en.into()),
-                        category_code: CategoryCode::parse(seed.category).map_err(|e| ApiError::Internal(format!("seed: {e}")))?,
+                        category_code: CategoryCode::parse(seed.category)
+                            .map_err(|e| ApiError::Internal(format!("seed: {e}")))?,
                         model: seed.model.into(),
                         manufacturer: seed.manufacturer.into(),
                         country_of_origin: seed.country.into(),
@@ -270,7 +427,11 @@ pub fn seed_demo(conn: &mut DbConn, now: NaiveDateTime) -> Result<SeedOutcome, A
                         service_content: seed.service.into(),
                         disciplines: vec!["临床医学".into(), "基础医学".into()],
                         photo_url: None,
-                        contact: Contact { name: lab.contact.0.into(), phone: lab.contact.1.into(), email: None },
+                        contact: Contact {
+                            name: lab.contact.0.into(),
+                            phone: lab.contact.1.into(),
+                            email: None,
+                        },
                         status: InstrumentStatus::Normal,
                         sharing_scope: seed.scope,
                         service_modes: seed.modes.to_vec(),
@@ -282,7 +443,8 @@ pub fn seed_demo(conn: &mut DbConn, now: NaiveDateTime) -> Result<SeedOutcome, A
                         let decided = seed.listing != ListingStatus::Submitted;
                         let change = ListingChange {
                             status: seed.listing,
-                            note: (seed.listing == ListingStatus::Rejected).then(|| "请补充近三年运行记录后重新提交".to_owned()),
+                            note: (seed.listing == ListingStatus::Rejected)
+                                .then(|| "请补充近三年运行记录后重新提交".to_owned()),
                             submitted_at: Some(now),
                             decided_at: decided.then_some(now),
                             decided_by: None,
@@ -295,13 +457,24 @@ pub fn seed_demo(conn: &mut DbConn, now: NaiveDateTime) -> Result<SeedOutcome, A
         }
         let mut accounts = Vec::new();
         for (username, name, role, unit) in ACCOUNTS {
-            let institution = ids.get(*unit).copied().ok_or_else(|| ApiError::Internal("seed unit".into()))?;
-            let profile = UserProfile { display_name: (*name).into(), email: None, phone: None };
+            let institution = ids
+                .get(*unit)
+                .copied()
+                .ok_or_else(|| ApiError::Internal("seed unit".into()))?;
+            let profile = UserProfile {
+                display_name: (*name).into(),
+                email: None,
+                phone: None,
+            };
             let user = users::insert(c, institution, username, &hash, &profile, &[*role], now)?;
             if *role == Role::InstrumentManager {
                 assign_managers(c, user.value.id, institution, &instrument_ids)?;
             }
-            accounts.push(DemoAccount { username, role: *role, institution: UNITS[*unit].name });
+            accounts.push(DemoAccount {
+                username,
+                role: *role,
+                institution: UNITS[*unit].name,
+            });
         }
         Ok(SeedOutcome::Loaded { accounts })
     })

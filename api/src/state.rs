@@ -77,7 +77,11 @@ impl AppState {
         let (bearer, now, policy) = (bearer.clone(), self.now(), self.policy.clone());
         self.run(move |conn| {
             write_tx(conn, |c| {
-                let ctx = Ctx { actor: bearer.actor(c, now)?, now, policy };
+                let ctx = Ctx {
+                    actor: bearer.actor(c, now)?,
+                    now,
+                    policy,
+                };
                 f(c, &ctx)
             })
         })
@@ -96,7 +100,11 @@ impl AppState {
         let (bearer, now, policy) = (bearer.clone(), self.now(), self.policy.clone());
         self.run(move |conn| {
             read_tx(conn, |c| {
-                let ctx = Ctx { actor: bearer.actor(c, now)?, now, policy };
+                let ctx = Ctx {
+                    actor: bearer.actor(c, now)?,
+                    now,
+                    policy,
+                };
                 f(c, &ctx)
             })
         })

@@ -92,7 +92,9 @@ pub enum Resource<'a> {
     Platform,
     Institution(InstitutionId),
     /// A lab, or the creation of one, in an institution.
-    Lab { institution_id: InstitutionId },
+    Lab {
+        institution_id: InstitutionId,
+    },
     /// An instrument, or the creation of one, in an institution.
     Instrument(&'a InstrumentAccess),
     /// A user account, or the creation of one, in an institution.
@@ -127,16 +129,29 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
                 || (actor.has(Role::InstrumentManager) && i.managers.contains(&actor.user_id))
         }
         (A::DecideListing, R::Instrument(_)) => actor.has(Role::PlatformAdmin),
-        (A::ReadUser, R::User { institution_id, user_id, .. }) => {
+        (
+            A::ReadUser,
+            R::User {
+                institution_id,
+                user_id,
+                ..
+            },
+        ) => {
             *user_id == Some(actor.user_id)
                 || actor.any(&[Role::PlatformAdmin, Role::Commission])
                 || actor.admin_of(*institution_id)
         }
         (A::CreateUser | A::UpdateUser, R::User { institution_id, .. }) => actor.admin_of(*institution_id),
-        (A::GrantRole(role), R::User { institution_id, institution_kind, .. }) => {
+        (
+            A::GrantRole(role),
+            R::User {
+                institution_id,
+                institution_kind,
+                ..
+            },
+        ) => {
             role_fits_institution(role, *institution_kind)
-                && (actor.has(Role::PlatformAdmin)
-                    || (actor.admin_of(*institution_id) && unit_admin_may_grant(role)))
+                && (actor.has(Role::PlatformAdmin) || (actor.admin_of(*institution_id) && unit_admin_may_grant(role)))
         }
         (A::ReadAuditTrail, R::Platform) => actor.reads_all(),
         _ => false,
@@ -198,7 +213,10 @@ impl InstrumentVisibility {
     pub fn admits(self, institution: InstitutionId, listing: ListingStatus, scope: SharingScope) -> bool {
         match self {
             Self::All => true,
-            Self::Restricted { own_institution, member } => {
+            Self::Restricted {
+                own_institution,
+                member,
+            } => {
                 institution == own_institution
                     || (listing == ListingStatus::Approved
                         && (scope == SharingScope::Public || (member && scope == SharingScope::System)))
@@ -209,7 +227,12 @@ impl InstrumentVisibility {
     /// The sharing scopes of other units' approved instruments this actor sees.
     pub fn foreign_scopes(self) -> &'static [SharingScope] {
         match self {
-            Self::All => &[SharingScope::None, SharingScope::Internal, SharingScope::System, SharingScope::Public],
+            Self::All => &[
+                SharingScope::None,
+                SharingScope::Internal,
+                SharingScope::System,
+                SharingScope::Public,
+            ],
             Self::Restricted { member: true, .. } => &[SharingScope::System, SharingScope::Public],
             Self::Restricted { member: false, .. } => &[SharingScope::Public],
         }
@@ -236,11 +259,26 @@ mod tests {
     const OTHER: InstitutionId = InstitutionId(2);
 
     fn actor(role: Role) -> Actor {
-        Actor { user_id: UserId(10), institution_id: OWN, member: true, roles: vec![role] }
+        Actor {
+            user_id: UserId(10),
+            institution_id: OWN,
+            member: true,
+            roles: vec![role],
+        }
     }
 
-    fn instrument(institution_id: InstitutionId, listing: ListingStatus, scope: SharingScope, managers: Vec<UserId>) -> InstrumentAccess {
-        InstrumentAccess { institution_id, listing, sharing_scope: scope, managers }
+    fn instrument(
+        institution_id: InstitutionId,
+        listing: ListingStatus,
+        scope: SharingScope,
+        managers: Vec<UserId>,
+    ) -> InstrumentAccess {
+        InstrumentAccess {
+            institution_id,
+            listing,
+            sharing_scope: scope,
+            managers,
+        }
     }
 
     #[test]
@@ -262,8 +300,16 @@ mod tests {
         for role in <Role as crate::text_enum::TextEnum>::ALL {
             let a = actor(*role);
             let expected = *role == Role::PlatformAdmin;
-            assert_eq!(can(&a, Action::DecideListing, &Resource::Instrument(&i)), expected, "{role}");
-            assert_eq!(can(&a, Action::CreateInstitution, &Resource::Platform), expected, "{role}");
+            assert_eq!(
+                can(&a, Action::DecideListing, &Resource::Instrument(&i)),
+                expected,
+                "{role}"
+            );
+            assert_eq!(
+                can(&a, Action::CreateInstitution, &Resource::Platform),
+                expected,
+                "{role}"
+            );
         }
     }
 
@@ -280,7 +326,11 @@ mod tests {
         ];
         for (inst, listing, scope, visible) in cases {
             let i = instrument(inst, listing, scope, vec![]);
-            assert_eq!(can(&a, Action::ReadInstrument, &Resource::Instrument(&i)), visible, "{inst} {listing} {scope}");
+            assert_eq!(
+                can(&a, Action::ReadInstrument, &Resource::Instrument(&i)),
+                visible,
+                "{inst} {listing} {scope}"
+            );
         }
         let external = Actor { member: false, ..a };
         let system = instrument(OTHER, ListingStatus::Approved, SharingScope::System, vec![]);
@@ -312,8 +362,16 @@ mod tests {
     #[test]
     fn unit_admin_grants_unit_roles_in_its_own_institution_only() {
         let a = actor(Role::UnitAdmin);
-        let own_user = Resource::User { institution_id: OWN, user_id: Some(UserId(3)), institution_kind: InstitutionKind::Hospital };
-        let other_user = Resource::User { institution_id: OTHER, user_id: Some(UserId(4)), institution_kind: InstitutionKind::Hospital };
+        let own_user = Resource::User {
+            institution_id: OWN,
+            user_id: Some(UserId(3)),
+            institution_kind: InstitutionKind::Hospital,
+        };
+        let other_user = Resource::User {
+            institution_id: OTHER,
+            user_id: Some(UserId(4)),
+            institution_kind: InstitutionKind::Hospital,
+        };
         assert!(can(&a, Action::GrantRole(Role::InstrumentManager), &own_user));
         assert!(!can(&a, Action::GrantRole(Role::Regulator), &own_user));
         assert!(!can(&a, Action::GrantRole(Role::PlatformAdmin), &own_user));
@@ -323,8 +381,16 @@ mod tests {
     #[test]
     fn commission_roles_only_fit_the_commissions_own_accounts() {
         let a = actor(Role::PlatformAdmin);
-        let hospital_user = Resource::User { institution_id: OTHER, user_id: Some(UserId(4)), institution_kind: InstitutionKind::Hospital };
-        let commission_user = Resource::User { institution_id: OWN, user_id: Some(UserId(5)), institution_kind: InstitutionKind::Commission };
+        let hospital_user = Resource::User {
+            institution_id: OTHER,
+            user_id: Some(UserId(4)),
+            institution_kind: InstitutionKind::Hospital,
+        };
+        let commission_user = Resource::User {
+            institution_id: OWN,
+            user_id: Some(UserId(5)),
+            institution_kind: InstitutionKind::Commission,
+        };
         assert!(!can(&a, Action::GrantRole(Role::PlatformAdmin), &hospital_user));
         assert!(can(&a, Action::GrantRole(Role::PlatformAdmin), &commission_user));
         assert!(can(&a, Action::GrantRole(Role::Regulator), &hospital_user));
@@ -332,8 +398,16 @@ mod tests {
 
     #[test]
     fn users_read_themselves_and_admins_read_their_unit() {
-        let me = Resource::User { institution_id: OWN, user_id: Some(UserId(10)), institution_kind: InstitutionKind::Hospital };
-        let colleague = Resource::User { institution_id: OWN, user_id: Some(UserId(11)), institution_kind: InstitutionKind::Hospital };
+        let me = Resource::User {
+            institution_id: OWN,
+            user_id: Some(UserId(10)),
+            institution_kind: InstitutionKind::Hospital,
+        };
+        let colleague = Resource::User {
+            institution_id: OWN,
+            user_id: Some(UserId(11)),
+            institution_kind: InstitutionKind::Hospital,
+        };
         assert!(can(&actor(Role::Researcher), Action::ReadUser, &me));
         assert!(!can(&actor(Role::Researcher), Action::ReadUser, &colleague));
         assert!(can(&actor(Role::UnitAdmin), Action::ReadUser, &colleague));
@@ -356,13 +430,19 @@ pub struct ManagerCandidate {
 ///
 /// # Errors
 /// [`crate::Invalid`] naming each unfit candidate (`user_ids/<index>`).
-pub fn check_managers(instrument_institution: InstitutionId, candidates: &[ManagerCandidate]) -> Result<(), crate::Invalid> {
+pub fn check_managers(
+    instrument_institution: InstitutionId,
+    candidates: &[ManagerCandidate],
+) -> Result<(), crate::Invalid> {
     let mut c = crate::validation::Checks::new();
     for (i, m) in candidates.iter().enumerate() {
         let field = format!("user_ids/{i}");
-        c.require(m.institution_id == instrument_institution, &field, "same_institution", || {
-            "a manager must belong to the instrument's institution".into()
-        });
+        c.require(
+            m.institution_id == instrument_institution,
+            &field,
+            "same_institution",
+            || "a manager must belong to the instrument's institution".into(),
+        );
         c.require(m.active, &field, "active", || "the account is deactivated".into());
         c.require(m.roles.contains(&Role::InstrumentManager), &field, "role", || {
             "the account must hold the instrument_manager role".into()

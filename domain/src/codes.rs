@@ -150,7 +150,10 @@ mod tests {
     fn credit_code_with_a_wrong_check_digit_is_refused() {
         assert_eq!(
             CreditCode::parse("91350100M000100Y44"),
-            Err(CreditCodeError::CheckDigit { found: '4', expected: '3' })
+            Err(CreditCodeError::CheckDigit {
+                found: '4',
+                expected: '3'
+            })
         );
     }
 

@@ -27,10 +27,7 @@ pub enum ListingAction {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ListingError {
     #[error("cannot {action} a listing that is {from}")]
-    InvalidTransition {
-        from: ListingStatus,
-        action: &'static str,
-    },
+    InvalidTransition { from: ListingStatus, action: &'static str },
     #[error("a retired instrument cannot be listed")]
     Retired,
     #[error("an instrument shared with nobody (sharing_scope none) cannot be listed")]
@@ -101,11 +98,7 @@ pub fn transition(
 }
 
 /// Whether an instrument must be listed under the policy but is not yet approved.
-pub fn is_listing_overdue(
-    instrument: &InstrumentData,
-    listing: ListingStatus,
-    policy: &Policy,
-) -> bool {
+pub fn is_listing_overdue(instrument: &InstrumentData, listing: ListingStatus, policy: &Policy) -> bool {
     instrument.original_value >= policy.listing_threshold
         && listing != ListingStatus::Approved
         && instrument.status != InstrumentStatus::Retired

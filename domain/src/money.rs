@@ -74,9 +74,7 @@ impl Money {
         if d.scale() > 2 {
             return Err(MoneyError::TooPrecise);
         }
-        let fen = (d * Decimal::ONE_HUNDRED)
-            .to_i64()
-            .ok_or(MoneyError::TooLarge)?;
+        let fen = (d * Decimal::ONE_HUNDRED).to_i64().ok_or(MoneyError::TooLarge)?;
         Self::from_fen(fen)
     }
 }

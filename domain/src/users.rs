@@ -67,11 +67,16 @@ pub fn check_password_only(field: &str, password: &str, username: &str) -> Resul
 fn check_username(c: &mut Checks, username: &str) {
     c.require(
         (3..=50).contains(&username.len())
-            && username.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+            && username
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
             && username.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric()),
         "username",
         "username",
-        || "must be 3 to 50 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit".into(),
+        || {
+            "must be 3 to 50 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"
+                .into()
+        },
     );
 }
 
@@ -96,7 +101,11 @@ mod tests {
     use super::*;
 
     fn profile() -> UserProfile {
-        UserProfile { display_name: "李明".into(), email: Some("liming@example.org".into()), phone: None }
+        UserProfile {
+            display_name: "李明".into(),
+            email: Some("liming@example.org".into()),
+            phone: None,
+        }
     }
 
     #[test]

@@ -41,13 +41,7 @@ impl Checks {
         Self::default()
     }
     /// Records a violation unless `ok` holds.
-    pub fn require(
-        &mut self,
-        ok: bool,
-        field: &str,
-        rule: &'static str,
-        message: impl FnOnce() -> String,
-    ) {
+    pub fn require(&mut self, ok: bool, field: &str, rule: &'static str, message: impl FnOnce() -> String) {
         if !ok {
             self.0.push(Violation::new(field, rule, message()));
         }
@@ -66,8 +60,7 @@ impl Checks {
     /// Checks that a text has content other than white space and at most `max` characters.
     pub fn required_text(&mut self, field: &str, value: &str, max: usize) {
         if value.trim().is_empty() {
-            self.0
-                .push(Violation::new(field, "required", "must not be blank"));
+            self.0.push(Violation::new(field, "required", "must not be blank"));
         } else {
             self.length(field, value, 1, max);
         }

@@ -125,14 +125,22 @@ pub fn rotate(
         return Ok(Refresh::Reused);
     }
     issue_token(conn, session, new_hash, now, token_expires.min(session_expires))?;
-    Ok(Refresh::Rotated { user: UserId(user), session })
+    Ok(Refresh::Rotated {
+        user: UserId(user),
+        session,
+    })
 }
 
 /// Ends a session; its access and refresh tokens stop working.
 ///
 /// # Errors
 /// Database errors.
-pub fn revoke_session(conn: &mut DbConn, session: i64, reason: RevokeReason, now: NaiveDateTime) -> Result<(), RepoError> {
+pub fn revoke_session(
+    conn: &mut DbConn,
+    session: i64,
+    reason: RevokeReason,
+    now: NaiveDateTime,
+) -> Result<(), RepoError> {
     diesel::update(s::table.find(session).filter(s::revoked_at.is_null()))
         .set((s::revoked_at.eq(now), s::revoked_reason.eq(reason.as_str())))
         .execute(conn)?;
@@ -143,7 +151,12 @@ pub fn revoke_session(conn: &mut DbConn, session: i64, reason: RevokeReason, now
 ///
 /// # Errors
 /// Database errors.
-pub fn revoke_user_sessions(conn: &mut DbConn, user: UserId, reason: RevokeReason, now: NaiveDateTime) -> Result<(), RepoError> {
+pub fn revoke_user_sessions(
+    conn: &mut DbConn,
+    user: UserId,
+    reason: RevokeReason,
+    now: NaiveDateTime,
+) -> Result<(), RepoError> {
     diesel::update(s::table.filter(s::user_id.eq(user.0)).filter(s::revoked_at.is_null()))
         .set((s::revoked_at.eq(now), s::revoked_reason.eq(reason.as_str())))
         .execute(conn)?;

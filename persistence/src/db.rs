@@ -128,8 +128,7 @@ where
                 .map_err(|e| E::from(RepoError::from(e)))?;
         }
         DbConn::Postgresql(_) => {
-            <DbConn as TransactionManager<DbConn>>::begin_transaction(conn)
-                .map_err(|e| E::from(RepoError::from(e)))?;
+            <DbConn as TransactionManager<DbConn>>::begin_transaction(conn).map_err(|e| E::from(RepoError::from(e)))?;
         }
     }
     finish(conn, f)

@@ -130,7 +130,11 @@ pub fn list(conn: &mut DbConn, f: &Filter) -> Result<Page<Stored<Institution>>, 
         q = q.filter(t::has_mature_lab.eq(b));
     }
     if let Some(text) = &f.q {
-        q = q.filter(crate::text::lower(t::name).like(crate::text::contains_pattern(text)).escape('\\'));
+        q = q.filter(
+            crate::text::lower(t::name)
+                .like(crate::text::contains_pattern(text))
+                .escape('\\'),
+        );
     }
     if let Some(after) = f.after {
         q = q.filter(t::id.gt(after));

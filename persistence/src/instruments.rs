@@ -6,9 +6,7 @@ use crate::{parse_enum, DbConn, Page, RepoError};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use labshare_domain::access::{InstrumentAccess, InstrumentVisibility, Scope};
-use labshare_domain::catalogue::{
-    Contact, Instrument, InstrumentData, InstrumentStatus, ServiceMode, SharingScope,
-};
+use labshare_domain::catalogue::{Contact, Instrument, InstrumentData, InstrumentStatus, ServiceMode, SharingScope};
 use labshare_domain::codes::CategoryCode;
 use labshare_domain::listing::ListingStatus;
 use labshare_domain::text_enum::TextEnum;
@@ -80,8 +78,8 @@ struct Row {
 
 impl Row {
     fn into_record(self, managers: Vec<UserId>) -> Result<Stored<InstrumentRecord>, RepoError> {
-        let disciplines: Vec<String> = serde_json::from_str(&self.disciplines)
-            .map_err(|e| RepoError::Corrupt(format!("disciplines: {e}")))?;
+        let disciplines: Vec<String> =
+            serde_json::from_str(&self.disciplines).map_err(|e| RepoError::Corrupt(format!("disciplines: {e}")))?;
         let modes = [
             (self.mode_self_operated, ServiceMode::SelfOperated),
             (self.mode_assisted, ServiceMode::Assisted),
@@ -243,7 +241,9 @@ pub fn update(
     data: &InstrumentData,
     now: NaiveDateTime,
 ) -> Result<Stored<InstrumentRecord>, RepoError> {
-    diesel::update(t::table.find(id.0)).set(fields(data, now)?).execute(conn)?;
+    diesel::update(t::table.find(id.0))
+        .set(fields(data, now)?)
+        .execute(conn)?;
     get(conn, id)
 }
 
@@ -381,7 +381,9 @@ pub fn list(conn: &mut DbConn, f: &Filter) -> Result<Page<Stored<InstrumentRecor
             crate::text::lower(t::name_zh)
                 .like(pattern.clone())
                 .escape('\\')
-                .or(crate::text::lower(t::name_en.assume_not_null()).like(pattern).escape('\\')),
+                .or(crate::text::lower(t::name_en.assume_not_null())
+                    .like(pattern)
+                    .escape('\\')),
         );
     }
     if let Some(after) = f.after {

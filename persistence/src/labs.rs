@@ -85,7 +85,11 @@ pub fn insert(
     now: NaiveDateTime,
 ) -> Result<Stored<Lab>, RepoError> {
     let row: Row = diesel::insert_into(t::table)
-        .values((fields(data, now), t::institution_id.eq(institution.0), t::created_at.eq(now)))
+        .values((
+            fields(data, now),
+            t::institution_id.eq(institution.0),
+            t::created_at.eq(now),
+        ))
         .returning(t::all_columns)
         .get_result(conn)?;
     row.try_into()
@@ -128,7 +132,11 @@ pub fn list(conn: &mut DbConn, f: &Filter) -> Result<Page<Stored<Lab>>, RepoErro
         q = q.filter(t::biosafety_level.eq(b.as_str()));
     }
     if let Some(text) = &f.q {
-        q = q.filter(crate::text::lower(t::name).like(crate::text::contains_pattern(text)).escape('\\'));
+        q = q.filter(
+            crate::text::lower(t::name)
+                .like(crate::text::contains_pattern(text))
+                .escape('\\'),
+        );
     }
     if let Some(after) = f.after {
         q = q.filter(t::id.gt(after));

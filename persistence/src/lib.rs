@@ -35,7 +35,10 @@ impl<T> Page<T> {
         } else {
             None
         };
-        Self { items: rows, next_after }
+        Self {
+            items: rows,
+            next_after,
+        }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {

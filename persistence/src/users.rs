@@ -119,7 +119,9 @@ pub fn update(
         return Err(RepoError::NotFound);
     }
     if let Some(hash) = password_hash {
-        diesel::update(t::table.find(id.0)).set(t::password_hash.eq(hash)).execute(conn)?;
+        diesel::update(t::table.find(id.0))
+            .set(t::password_hash.eq(hash))
+            .execute(conn)?;
     }
     Ok(())
 }

@@ -80,18 +80,26 @@ fn pg_template() -> String {
             let name = format!("labshare_tpl_{SCHEMA_FINGERPRINT}");
             let mut admin = PgConnection::establish(&pg_admin_url()).unwrap_or_else(|e| panic!("postgres: {e}"));
             // Serialise template creation across concurrently running test binaries.
-            admin.batch_execute("SELECT pg_advisory_lock(727100)").unwrap_or_else(|e| panic!("lock: {e}"));
+            admin
+                .batch_execute("SELECT pg_advisory_lock(727100)")
+                .unwrap_or_else(|e| panic!("lock: {e}"));
             let exists: i64 = diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
                 "SELECT count(*) FROM pg_database WHERE datname = '{name}'"
             ))
             .get_result(&mut admin)
             .unwrap_or_else(|e| panic!("pg_database: {e}"));
             if exists == 0 {
-                admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap_or_else(|e| panic!("create template: {e}"));
-                let mut conn = DbUrl::parse(&pg_url_for(&name)).establish().unwrap_or_else(|e| panic!("template: {e}"));
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap_or_else(|e| panic!("create template: {e}"));
+                let mut conn = DbUrl::parse(&pg_url_for(&name))
+                    .establish()
+                    .unwrap_or_else(|e| panic!("template: {e}"));
                 migrate(&mut conn).unwrap_or_else(|e| panic!("migrate template: {e}"));
             }
-            admin.batch_execute("SELECT pg_advisory_unlock(727100)").unwrap_or_else(|e| panic!("unlock: {e}"));
+            admin
+                .batch_execute("SELECT pg_advisory_unlock(727100)")
+                .unwrap_or_else(|e| panic!("unlock: {e}"));
             name
         })
         .clone()
@@ -261,7 +269,11 @@ impl TestApp {
 
     /// Sends raw bytes with a content type.
     pub fn raw(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Resp {
-        let mut req = self.client.request(method, format!("{}{path}", self.base)).header("content-type", content_type).body(body);
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -273,7 +285,12 @@ impl TestApp {
         let headers = res.headers().clone();
         let text = res.text().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, body, text }
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     pub fn get(&self, path: &str, token: &str) -> Resp {
@@ -298,13 +315,19 @@ impl TestApp {
     /// Signs in with the demo password and returns the access token.
     pub fn login(&self, username: &str) -> String {
         let r = self.sign_in(username, DEMO_PASSWORD).expect(200);
-        r.body["access_token"].as_str().unwrap_or_else(|| panic!("no token: {}", r.text)).to_owned()
+        r.body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {}", r.text))
+            .to_owned()
     }
 
     /// Signs in with a password and returns the access token.
     pub fn login_with(&self, username: &str, password: &str) -> String {
         let r = self.sign_in(username, password).expect(200);
-        r.body["access_token"].as_str().unwrap_or_else(|| panic!("no token: {}", r.text)).to_owned()
+        r.body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {}", r.text))
+            .to_owned()
     }
 
     /// Counts the rows of a table directly in the database.
@@ -323,7 +346,9 @@ impl TestApp {
 
     /// The id of the demo institution with this name.
     pub fn institution_id(&self, token: &str, name: &str) -> i64 {
-        let r = self.get(&format!("/api/v1/institutions?q={}&limit=200", urlencode(name)), token).expect(200);
+        let r = self
+            .get(&format!("/api/v1/institutions?q={}&limit=200", urlencode(name)), token)
+            .expect(200);
         r.body["items"]
             .as_array()
             .and_then(|items| items.iter().find(|i| i["name"] == name))
@@ -345,7 +370,7 @@ pub fn urlencode(s: &str) -> String {
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(h) = self.handle.take() {
-            let _ = futures_executor_block(h.stop(false));
+            futures_executor_block(h.stop(false));
         }
         if let Some(t) = self.thread.take() {
             let _ = t.join();

@@ -97,7 +97,11 @@ pub struct AuditQuery {
     params(AuditQuery),
     responses((status = 200, description = "A page of audit events", body = AuditEventPage)),
     security(("bearer" = [])))]
-pub async fn list(state: web::Data<AppState>, bearer: Bearer, query: Query<AuditQuery>) -> Result<web::Json<AuditEventPage>, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    query: Query<AuditQuery>,
+) -> Result<web::Json<AuditEventPage>, ApiError> {
     let q = query.0;
     let (after, limit) = page_args(q.limit, q.cursor.as_deref())?;
     let filter = repo::Filter {

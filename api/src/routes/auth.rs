@@ -95,9 +95,13 @@ pub async fn token(state: web::Data<AppState>, body: Body<TokenRequest>) -> Resu
     let st = state.clone();
     let (user, session) = match body.0 {
         TokenRequest::Password { username, password } => {
-            let found = st.write_anonymous(move |c, _| Ok(users::credentials(c, &username)?)).await?;
+            let found = st
+                .write_anonymous(move |c, _| Ok(users::credentials(c, &username)?))
+                .await?;
             let ok = web::block(move || check_credentials(&password, found)).await?;
-            let user = ok.ok_or(ApiError::InvalidGrant("the username or password is wrong, or the account is deactivated"))?;
+            let user = ok.ok_or(ApiError::InvalidGrant(
+                "the username or password is wrong, or the account is deactivated",
+            ))?;
             let session = st
                 .write_anonymous(move |c, now| {
                     let now = now.naive_utc();
@@ -132,7 +136,9 @@ pub async fn token(state: web::Data<AppState>, body: Body<TokenRequest>) -> Resu
                 Refresh::Rotated { user, session } => (user, session),
                 Refresh::Invalid => return Err(ApiError::InvalidGrant("the refresh token is invalid or expired")),
                 Refresh::Reused => {
-                    return Err(ApiError::InvalidGrant("the refresh token was already used; its session has been ended"))
+                    return Err(ApiError::InvalidGrant(
+                        "the refresh token was already used; its session has been ended",
+                    ))
                 }
             }
         }
@@ -153,7 +159,9 @@ pub async fn token(state: web::Data<AppState>, body: Body<TokenRequest>) -> Resu
 pub async fn logout(state: web::Data<AppState>, bearer: Bearer) -> Result<HttpResponse, ApiError> {
     let session = bearer.session;
     state
-        .write(&bearer, move |c, ctx| Ok(revoke_session(c, session, RevokeReason::Logout, ctx.now_naive())?))
+        .write(&bearer, move |c, ctx| {
+            Ok(revoke_session(c, session, RevokeReason::Logout, ctx.now_naive())?)
+        })
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -167,7 +175,10 @@ pub async fn me(state: web::Data<AppState>, bearer: Bearer) -> Result<web::Json<
         .read(&bearer, move |c, ctx| {
             let user = users::get(c, ctx.actor.user_id)?;
             let institution = institutions::get(c, user.value.institution_id)?;
-            Ok(MeView { user: user.into(), institution: institution.into() })
+            Ok(MeView {
+                user: user.into(),
+                institution: institution.into(),
+            })
         })
         .await?;
     Ok(web::Json(view))

@@ -122,7 +122,11 @@ fn credit_code(text: &str) -> Result<CreditCode, FieldProblem> {
     responses((status = 201, description = "Created", body = InstitutionView),
               (status = 409, description = "Name or credit code taken", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn create(state: web::Data<AppState>, bearer: Bearer, body: Body<InstitutionInput>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    body: Body<InstitutionInput>,
+) -> Result<HttpResponse, ApiError> {
     let input = body.0;
     let code = credit_code(&input.credit_code).map_err(|p| ApiError::Validation(vec![p]))?;
     let data = InstitutionData {
@@ -137,7 +141,15 @@ pub async fn create(state: web::Data<AppState>, bearer: Bearer, body: Body<Insti
         .write(&bearer, move |c, ctx| {
             allow(ctx, Action::CreateInstitution, &Resource::Platform)?;
             let view = InstitutionView::from(repo::insert(c, &data, ctx.now_naive())?);
-            audit(c, ctx, "institution.create", "institution", view.id, None::<&()>, Some(&view))?;
+            audit(
+                c,
+                ctx,
+                "institution.create",
+                "institution",
+                view.id,
+                None::<&()>,
+                Some(&view),
+            )?;
             Ok(view)
         })
         .await?;
@@ -165,10 +177,21 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
     params(InstitutionQuery),
     responses((status = 200, description = "A page of institutions", body = InstitutionPage)),
     security(("bearer" = [])))]
-pub async fn list(state: web::Data<AppState>, bearer: Bearer, query: Query<InstitutionQuery>) -> Result<web::Json<InstitutionPage>, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    query: Query<InstitutionQuery>,
+) -> Result<web::Json<InstitutionPage>, ApiError> {
     let q = query.0;
     let (after, limit) = page_args(q.limit, q.cursor.as_deref())?;
-    let filter = repo::Filter { kind: q.kind, membership: q.membership, has_mature_lab: q.has_mature_lab, q: q.q, after, limit };
+    let filter = repo::Filter {
+        kind: q.kind,
+        membership: q.membership,
+        has_mature_lab: q.has_mature_lab,
+        q: q.q,
+        after,
+        limit,
+    };
     let page = state.read(&bearer, move |c, _| Ok(repo::list(c, &filter)?)).await?;
     Ok(web::Json(InstitutionPage::from_page(page, InstitutionView::from)))
 }
@@ -182,24 +205,52 @@ pub async fn list(state: web::Data<AppState>, bearer: Bearer, query: Query<Insti
     responses((status = 200, description = "The updated institution", body = InstitutionView),
               (status = 409, description = "Name or credit code taken", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn update(state: web::Data<AppState>, bearer: Bearer, id: Id, body: Body<InstitutionPatch>) -> Result<web::Json<InstitutionView>, ApiError> {
+pub async fn update(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    id: Id,
+    body: Body<InstitutionPatch>,
+) -> Result<web::Json<InstitutionView>, ApiError> {
     let patch = body.0;
-    let code = patch.credit_code.as_deref().map(credit_code).transpose().map_err(|p| ApiError::Validation(vec![p]))?;
+    let code = patch
+        .credit_code
+        .as_deref()
+        .map(credit_code)
+        .transpose()
+        .map_err(|p| ApiError::Validation(vec![p]))?;
     let view = state
         .write(&bearer, move |c, ctx| {
             let id = InstitutionId(id.0);
             allow(ctx, Action::UpdateInstitution, &Resource::Institution(id))?;
             let before = repo::get(c, id)?;
             let mut data = before.value.data.clone();
-            if let Some(v) = patch.name { data.name = v; }
-            if let Some(v) = code { data.credit_code = v; }
-            if let Some(v) = patch.kind { data.kind = v; }
-            if let Some(v) = patch.membership { data.membership = v; }
-            if let Some(v) = patch.has_mature_lab { data.has_mature_lab = v; }
+            if let Some(v) = patch.name {
+                data.name = v;
+            }
+            if let Some(v) = code {
+                data.credit_code = v;
+            }
+            if let Some(v) = patch.kind {
+                data.kind = v;
+            }
+            if let Some(v) = patch.membership {
+                data.membership = v;
+            }
+            if let Some(v) = patch.has_mature_lab {
+                data.has_mature_lab = v;
+            }
             data.check()?;
             let before = InstitutionView::from(before);
             let after = InstitutionView::from(repo::update(c, id, &data, ctx.now_naive())?);
-            audit(c, ctx, "institution.update", "institution", id.0, Some(&before), Some(&after))?;
+            audit(
+                c,
+                ctx,
+                "institution.update",
+                "institution",
+                id.0,
+                Some(&before),
+                Some(&after),
+            )?;
             Ok(after)
         })
         .await?;

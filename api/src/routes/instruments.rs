@@ -277,37 +277,87 @@ pub struct InstrumentPatch {
 impl InstrumentPatch {
     /// Whether the patch only reports the operating status.
     fn only_status(&self) -> bool {
-        self.status.is_some() && InstrumentPatch { status: None, ..self.clone() } == InstrumentPatch::default()
+        self.status.is_some()
+            && InstrumentPatch {
+                status: None,
+                ..self.clone()
+            } == InstrumentPatch::default()
     }
 
     fn apply(self, d: &mut InstrumentData) -> Result<(), ApiError> {
         let mut problems = Vec::new();
-        if let Some(v) = self.name_zh { d.name_zh = v; }
-        if let Some(v) = self.name_en { d.name_en = v; }
+        if let Some(v) = self.name_zh {
+            d.name_zh = v;
+        }
+        if let Some(v) = self.name_en {
+            d.name_en = v;
+        }
         if let Some(v) = self.category_code {
-            match category(&v) { Ok(c) => d.category_code = c, Err(p) => problems.push(p) }
+            match category(&v) {
+                Ok(c) => d.category_code = c,
+                Err(p) => problems.push(p),
+            }
         }
-        if let Some(v) = self.model { d.model = v; }
-        if let Some(v) = self.manufacturer { d.manufacturer = v; }
-        if let Some(v) = self.country_of_origin { d.country_of_origin = v; }
-        if let Some(v) = self.asset_number { d.asset_number = v; }
+        if let Some(v) = self.model {
+            d.model = v;
+        }
+        if let Some(v) = self.manufacturer {
+            d.manufacturer = v;
+        }
+        if let Some(v) = self.country_of_origin {
+            d.country_of_origin = v;
+        }
+        if let Some(v) = self.asset_number {
+            d.asset_number = v;
+        }
         if let Some(v) = self.original_value {
-            match money("original_value", &v) { Ok(m) => d.original_value = m, Err(p) => problems.push(p) }
+            match money("original_value", &v) {
+                Ok(m) => d.original_value = m,
+                Err(p) => problems.push(p),
+            }
         }
-        if let Some(v) = self.purchase_date { d.purchase_date = v; }
-        if let Some(v) = self.commissioning_date { d.commissioning_date = v; }
-        if let Some(v) = self.technical_specs { d.technical_specs = v; }
-        if let Some(v) = self.functions { d.functions = v; }
-        if let Some(v) = self.service_content { d.service_content = v; }
-        if let Some(v) = self.disciplines { d.disciplines = v; }
-        if let Some(v) = self.photo_url { d.photo_url = v; }
-        if let Some(v) = self.contact_name { d.contact.name = v; }
-        if let Some(v) = self.contact_phone { d.contact.phone = v; }
-        if let Some(v) = self.contact_email { d.contact.email = v; }
-        if let Some(v) = self.status { d.status = v; }
-        if let Some(v) = self.sharing_scope { d.sharing_scope = v; }
-        if let Some(v) = self.service_modes { d.service_modes = v; }
-        if let Some(v) = self.rated_annual_hours { d.rated_annual_hours = v; }
+        if let Some(v) = self.purchase_date {
+            d.purchase_date = v;
+        }
+        if let Some(v) = self.commissioning_date {
+            d.commissioning_date = v;
+        }
+        if let Some(v) = self.technical_specs {
+            d.technical_specs = v;
+        }
+        if let Some(v) = self.functions {
+            d.functions = v;
+        }
+        if let Some(v) = self.service_content {
+            d.service_content = v;
+        }
+        if let Some(v) = self.disciplines {
+            d.disciplines = v;
+        }
+        if let Some(v) = self.photo_url {
+            d.photo_url = v;
+        }
+        if let Some(v) = self.contact_name {
+            d.contact.name = v;
+        }
+        if let Some(v) = self.contact_phone {
+            d.contact.phone = v;
+        }
+        if let Some(v) = self.contact_email {
+            d.contact.email = v;
+        }
+        if let Some(v) = self.status {
+            d.status = v;
+        }
+        if let Some(v) = self.sharing_scope {
+            d.sharing_scope = v;
+        }
+        if let Some(v) = self.service_modes {
+            d.service_modes = v;
+        }
+        if let Some(v) = self.rated_annual_hours {
+            d.rated_annual_hours = v;
+        }
         crate::dto::no_problems(problems)
     }
 }
@@ -379,7 +429,11 @@ pub struct PageQuery {
 /// Loads an instrument the actor may see; an invisible one does not exist for it.
 fn load_visible(c: &mut DbConn, ctx: &Ctx, id: InstrumentId) -> Result<Stored<InstrumentRecord>, ApiError> {
     let s = repo::get(c, id)?;
-    if can(&ctx.actor, Action::ReadInstrument, &Resource::Instrument(&s.value.access())) {
+    if can(
+        &ctx.actor,
+        Action::ReadInstrument,
+        &Resource::Instrument(&s.value.access()),
+    ) {
         Ok(s)
     } else {
         Err(ApiError::NotFound)
@@ -395,7 +449,11 @@ fn load_visible(c: &mut DbConn, ctx: &Ctx, id: InstrumentId) -> Result<Stored<In
     responses((status = 201, description = "Created", body = InstrumentView),
               (status = 409, description = "Asset number taken in the institution", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn create(state: web::Data<AppState>, bearer: Bearer, body: Body<InstrumentInput>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    body: Body<InstrumentInput>,
+) -> Result<HttpResponse, ApiError> {
     let i = body.0;
     let code = category(&i.category_code);
     let value = money("original_value", &i.original_value);
@@ -409,7 +467,11 @@ pub async fn create(state: web::Data<AppState>, bearer: Bearer, body: Body<Instr
             let lab = match labs::get(c, lab_id) {
                 Ok(l) => l,
                 Err(RepoError::NotFound) => {
-                    return Err(ApiError::Validation(vec![FieldProblem::body("/lab_id", "exists", "no such lab")]))
+                    return Err(ApiError::Validation(vec![FieldProblem::body(
+                        "/lab_id",
+                        "exists",
+                        "no such lab",
+                    )]))
                 }
                 Err(e) => return Err(e.into()),
             };
@@ -429,7 +491,11 @@ pub async fn create(state: web::Data<AppState>, bearer: Bearer, body: Body<Instr
                 service_content: i.service_content,
                 disciplines: i.disciplines,
                 photo_url: i.photo_url,
-                contact: Contact { name: i.contact_name, phone: i.contact_phone, email: i.contact_email },
+                contact: Contact {
+                    name: i.contact_name,
+                    phone: i.contact_phone,
+                    email: i.contact_email,
+                },
                 status: i.status,
                 sharing_scope: i.sharing_scope,
                 service_modes: i.service_modes,
@@ -444,9 +510,20 @@ pub async fn create(state: web::Data<AppState>, bearer: Bearer, body: Body<Instr
             };
             allow(ctx, Action::CreateInstrument, &Resource::Instrument(&access))?;
             data.check(ctx.today())?;
-            let data = InstrumentData { service_modes: normalise_modes(data.service_modes), ..data };
+            let data = InstrumentData {
+                service_modes: normalise_modes(data.service_modes),
+                ..data
+            };
             let view = InstrumentView::new(repo::insert(c, lab_id, institution, &data, ctx.now_naive())?, ctx);
-            audit(c, ctx, "instrument.create", "instrument", view.id, None::<&()>, Some(&view))?;
+            audit(
+                c,
+                ctx,
+                "instrument.create",
+                "instrument",
+                view.id,
+                None::<&()>,
+                Some(&view),
+            )?;
             Ok(view)
         })
         .await?;
@@ -462,7 +539,9 @@ pub async fn create(state: web::Data<AppState>, bearer: Bearer, body: Body<Instr
     security(("bearer" = [])))]
 pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<InstrumentView>, ApiError> {
     let view = state
-        .read(&bearer, move |c, ctx| Ok(InstrumentView::new(load_visible(c, ctx, InstrumentId(id.0))?, ctx)))
+        .read(&bearer, move |c, ctx| {
+            Ok(InstrumentView::new(load_visible(c, ctx, InstrumentId(id.0))?, ctx))
+        })
         .await?;
     Ok(web::Json(view))
 }
@@ -475,7 +554,11 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
     params(InstrumentQuery),
     responses((status = 200, description = "A page of instruments", body = InstrumentPage)),
     security(("bearer" = [])))]
-pub async fn list(state: web::Data<AppState>, bearer: Bearer, query: Query<InstrumentQuery>) -> Result<web::Json<InstrumentPage>, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    query: Query<InstrumentQuery>,
+) -> Result<web::Json<InstrumentPage>, ApiError> {
     let q = query.0;
     let (after, limit) = page_args(q.limit, q.cursor.as_deref())?;
     let prefix = q
@@ -483,7 +566,13 @@ pub async fn list(state: web::Data<AppState>, bearer: Bearer, query: Query<Instr
         .as_deref()
         .map(|p| CategoryCode::parse_prefix(p).map(str::to_owned))
         .transpose()
-        .map_err(|e| ApiError::InvalidParameter(vec![FieldProblem::parameter("category_code", "category_prefix", e.to_string())]))?;
+        .map_err(|e| {
+            ApiError::InvalidParameter(vec![FieldProblem::parameter(
+                "category_code",
+                "category_prefix",
+                e.to_string(),
+            )])
+        })?;
     let page = state
         .read(&bearer, move |c, ctx| {
             let filter = repo::Filter {
@@ -516,33 +605,48 @@ pub async fn list(state: web::Data<AppState>, bearer: Bearer, query: Query<Instr
     responses((status = 200, description = "The updated instrument", body = InstrumentView),
               (status = 409, description = "Asset number taken in the institution", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn update(state: web::Data<AppState>, bearer: Bearer, id: Id, body: Body<InstrumentPatch>) -> Result<web::Json<InstrumentView>, ApiError> {
+pub async fn update(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    id: Id,
+    body: Body<InstrumentPatch>,
+) -> Result<web::Json<InstrumentView>, ApiError> {
     let patch = body.0;
     let view = state
         .write(&bearer, move |c, ctx| {
             let id = InstrumentId(id.0);
             let before = load_visible(c, ctx, id)?;
-            let action = if patch.only_status() { Action::SetInstrumentStatus } else { Action::UpdateInstrument };
+            let action = if patch.only_status() {
+                Action::SetInstrumentStatus
+            } else {
+                Action::UpdateInstrument
+            };
             allow(ctx, action, &Resource::Instrument(&before.value.access()))?;
             let mut data = before.value.instrument.data.clone();
             patch.apply(&mut data)?;
             data.check(ctx.today())?;
-            let data = InstrumentData { service_modes: normalise_modes(data.service_modes), ..data };
+            let data = InstrumentData {
+                service_modes: normalise_modes(data.service_modes),
+                ..data
+            };
             let before = InstrumentView::new(before, ctx);
             let after = InstrumentView::new(repo::update(c, id, &data, ctx.now_naive())?, ctx);
-            audit(c, ctx, "instrument.update", "instrument", id.0, Some(&before), Some(&after))?;
+            audit(
+                c,
+                ctx,
+                "instrument.update",
+                "instrument",
+                id.0,
+                Some(&before),
+                Some(&after),
+            )?;
             Ok(after)
         })
         .await?;
     Ok(web::Json(view))
 }
 
-fn listing_step(
-    c: &mut DbConn,
-    ctx: &Ctx,
-    id: InstrumentId,
-    step: ListingAction,
-) -> Result<InstrumentView, ApiError> {
+fn listing_step(c: &mut DbConn, ctx: &Ctx, id: InstrumentId, step: ListingAction) -> Result<InstrumentView, ApiError> {
     let before = load_visible(c, ctx, id)?;
     let action = match step {
         ListingAction::Submit => Action::SubmitListing,
@@ -574,7 +678,10 @@ fn listing_step(
     let after = match repo::set_listing(c, id, from, &change, now) {
         Ok(a) => a,
         Err(RepoError::NotFound) => {
-            return Err(ApiError::conflict("listing-transition", "the listing changed meanwhile; read it again"))
+            return Err(ApiError::conflict(
+                "listing-transition",
+                "the listing changed meanwhile; read it again",
+            ))
         }
         Err(e) => return Err(e.into()),
     };
@@ -585,7 +692,15 @@ fn listing_step(
     };
     let before = InstrumentView::new(before, ctx);
     let after = InstrumentView::new(after, ctx);
-    audit(c, ctx, name, "instrument", id.0, Some(&before.listing), Some(&after.listing))?;
+    audit(
+        c,
+        ctx,
+        name,
+        "instrument",
+        id.0,
+        Some(&before.listing),
+        Some(&after.listing),
+    )?;
     Ok(after)
 }
 
@@ -598,8 +713,16 @@ fn listing_step(
     responses((status = 200, description = "The instrument, listing submitted", body = InstrumentView),
               (status = 409, description = "Not in a state that can be submitted, or not fit to share", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn submit_listing(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<InstrumentView>, ApiError> {
-    let view = state.write(&bearer, move |c, ctx| listing_step(c, ctx, InstrumentId(id.0), ListingAction::Submit)).await?;
+pub async fn submit_listing(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    id: Id,
+) -> Result<web::Json<InstrumentView>, ApiError> {
+    let view = state
+        .write(&bearer, move |c, ctx| {
+            listing_step(c, ctx, InstrumentId(id.0), ListingAction::Submit)
+        })
+        .await?;
     Ok(web::Json(view))
 }
 
@@ -611,8 +734,16 @@ pub async fn submit_listing(state: web::Data<AppState>, bearer: Bearer, id: Id) 
     responses((status = 200, description = "The instrument, listed", body = InstrumentView),
               (status = 409, description = "The listing is not submitted", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn approve_listing(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<InstrumentView>, ApiError> {
-    let view = state.write(&bearer, move |c, ctx| listing_step(c, ctx, InstrumentId(id.0), ListingAction::Approve)).await?;
+pub async fn approve_listing(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    id: Id,
+) -> Result<web::Json<InstrumentView>, ApiError> {
+    let view = state
+        .write(&bearer, move |c, ctx| {
+            listing_step(c, ctx, InstrumentId(id.0), ListingAction::Approve)
+        })
+        .await?;
     Ok(web::Json(view))
 }
 
@@ -625,10 +756,17 @@ pub async fn approve_listing(state: web::Data<AppState>, bearer: Bearer, id: Id)
     responses((status = 200, description = "The instrument, listing rejected", body = InstrumentView),
               (status = 409, description = "The listing is not submitted", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn reject_listing(state: web::Data<AppState>, bearer: Bearer, id: Id, body: Body<ListingRejection>) -> Result<web::Json<InstrumentView>, ApiError> {
+pub async fn reject_listing(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    id: Id,
+    body: Body<ListingRejection>,
+) -> Result<web::Json<InstrumentView>, ApiError> {
     let reason = body.0.reason;
     let view = state
-        .write(&bearer, move |c, ctx| listing_step(c, ctx, InstrumentId(id.0), ListingAction::Reject { reason }))
+        .write(&bearer, move |c, ctx| {
+            listing_step(c, ctx, InstrumentId(id.0), ListingAction::Reject { reason })
+        })
         .await?;
     Ok(web::Json(view))
 }
@@ -642,7 +780,11 @@ pub async fn reject_listing(state: web::Data<AppState>, bearer: Bearer, id: Id, 
     params(PageQuery),
     responses((status = 200, description = "A page of instruments overdue for listing", body = InstrumentPage)),
     security(("bearer" = [])))]
-pub async fn listing_overdue(state: web::Data<AppState>, bearer: Bearer, query: Query<PageQuery>) -> Result<web::Json<InstrumentPage>, ApiError> {
+pub async fn listing_overdue(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    query: Query<PageQuery>,
+) -> Result<web::Json<InstrumentPage>, ApiError> {
     let (after, limit) = page_args(query.0.limit, query.0.cursor.as_deref())?;
     let page = state
         .read(&bearer, move |c, ctx| {
@@ -663,13 +805,22 @@ pub async fn listing_overdue(state: web::Data<AppState>, bearer: Bearer, query: 
     request_body = ManagersInput,
     responses((status = 200, description = "The instrument with its managers", body = InstrumentView)),
     security(("bearer" = [])))]
-pub async fn set_managers(state: web::Data<AppState>, bearer: Bearer, id: Id, body: Body<ManagersInput>) -> Result<web::Json<InstrumentView>, ApiError> {
+pub async fn set_managers(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    id: Id,
+    body: Body<ManagersInput>,
+) -> Result<web::Json<InstrumentView>, ApiError> {
     let ids = body.0.user_ids;
     let view = state
         .write(&bearer, move |c, ctx| {
             let id = InstrumentId(id.0);
             let before = load_visible(c, ctx, id)?;
-            allow(ctx, Action::AssignInstrumentManagers, &Resource::Instrument(&before.value.access()))?;
+            allow(
+                ctx,
+                Action::AssignInstrumentManagers,
+                &Resource::Instrument(&before.value.access()),
+            )?;
             let mut candidates = Vec::new();
             for (i, user) in ids.iter().enumerate() {
                 match users::get(c, UserId(*user)) {
@@ -680,7 +831,11 @@ pub async fn set_managers(state: web::Data<AppState>, bearer: Bearer, id: Id, bo
                         roles: u.value.roles,
                     }),
                     Err(RepoError::NotFound) => {
-                        return Err(ApiError::Validation(vec![FieldProblem::body(format!("/user_ids/{i}"), "exists", "no such user")]))
+                        return Err(ApiError::Validation(vec![FieldProblem::body(
+                            format!("/user_ids/{i}"),
+                            "exists",
+                            "no such user",
+                        )]))
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -691,7 +846,15 @@ pub async fn set_managers(state: web::Data<AppState>, bearer: Bearer, id: Id, bo
             managers.dedup();
             repo::set_managers(c, id, &managers)?;
             let after = InstrumentView::new(repo::get(c, id)?, ctx);
-            audit(c, ctx, "instrument.managers", "instrument", id.0, Some(&before.value.managers.iter().map(|u| u.0).collect::<Vec<_>>()), Some(&after.manager_ids))?;
+            audit(
+                c,
+                ctx,
+                "instrument.managers",
+                "instrument",
+                id.0,
+                Some(&before.value.managers.iter().map(|u| u.0).collect::<Vec<_>>()),
+                Some(&after.manager_ids),
+            )?;
             Ok(after)
         })
         .await?;

@@ -139,7 +139,11 @@ pub struct LabQuery {
     responses((status = 201, description = "Created", body = LabView),
               (status = 409, description = "Name taken in the institution, or no such institution", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn create(state: web::Data<AppState>, bearer: Bearer, body: Body<LabInput>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    body: Body<LabInput>,
+) -> Result<HttpResponse, ApiError> {
     let i = body.0;
     let institution = InstitutionId(i.institution_id);
     let data = LabData {
@@ -147,12 +151,22 @@ pub async fn create(state: web::Data<AppState>, bearer: Bearer, body: Body<LabIn
         address: i.address,
         biosafety_level: i.biosafety_level,
         accreditation: i.accreditation,
-        contact: Contact { name: i.contact_name, phone: i.contact_phone, email: i.contact_email },
+        contact: Contact {
+            name: i.contact_name,
+            phone: i.contact_phone,
+            email: i.contact_email,
+        },
     };
     data.check()?;
     let view = state
         .write(&bearer, move |c, ctx| {
-            allow(ctx, Action::CreateLab, &Resource::Lab { institution_id: institution })?;
+            allow(
+                ctx,
+                Action::CreateLab,
+                &Resource::Lab {
+                    institution_id: institution,
+                },
+            )?;
             let view = LabView::from(repo::insert(c, institution, &data, ctx.now_naive())?);
             audit(c, ctx, "lab.create", "lab", view.id, None::<&()>, Some(&view))?;
             Ok(view)
@@ -170,7 +184,13 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
     let view = state
         .read(&bearer, move |c, ctx| {
             let lab = repo::get(c, LabId(id.0))?;
-            allow(ctx, Action::ReadLab, &Resource::Lab { institution_id: lab.value.institution_id })?;
+            allow(
+                ctx,
+                Action::ReadLab,
+                &Resource::Lab {
+                    institution_id: lab.value.institution_id,
+                },
+            )?;
             Ok(LabView::from(lab))
         })
         .await?;
@@ -182,7 +202,11 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
     params(LabQuery),
     responses((status = 200, description = "A page of labs", body = LabPage)),
     security(("bearer" = [])))]
-pub async fn list(state: web::Data<AppState>, bearer: Bearer, query: Query<LabQuery>) -> Result<web::Json<LabPage>, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    query: Query<LabQuery>,
+) -> Result<web::Json<LabPage>, ApiError> {
     let q = query.0;
     let (after, limit) = page_args(q.limit, q.cursor.as_deref())?;
     let filter = repo::Filter {
@@ -206,20 +230,45 @@ pub async fn list(state: web::Data<AppState>, bearer: Bearer, query: Query<LabQu
     responses((status = 200, description = "The updated lab", body = LabView),
               (status = 409, description = "Name taken in the institution", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn update(state: web::Data<AppState>, bearer: Bearer, id: Id, body: Body<LabPatch>) -> Result<web::Json<LabView>, ApiError> {
+pub async fn update(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    id: Id,
+    body: Body<LabPatch>,
+) -> Result<web::Json<LabView>, ApiError> {
     let p = body.0;
     let view = state
         .write(&bearer, move |c, ctx| {
             let before = repo::get(c, LabId(id.0))?;
-            allow(ctx, Action::UpdateLab, &Resource::Lab { institution_id: before.value.institution_id })?;
+            allow(
+                ctx,
+                Action::UpdateLab,
+                &Resource::Lab {
+                    institution_id: before.value.institution_id,
+                },
+            )?;
             let mut d = before.value.data.clone();
-            if let Some(v) = p.name { d.name = v; }
-            if let Some(v) = p.address { d.address = v; }
-            if let Some(v) = p.biosafety_level { d.biosafety_level = v; }
-            if let Some(v) = p.accreditation { d.accreditation = v; }
-            if let Some(v) = p.contact_name { d.contact.name = v; }
-            if let Some(v) = p.contact_phone { d.contact.phone = v; }
-            if let Some(v) = p.contact_email { d.contact.email = v; }
+            if let Some(v) = p.name {
+                d.name = v;
+            }
+            if let Some(v) = p.address {
+                d.address = v;
+            }
+            if let Some(v) = p.biosafety_level {
+                d.biosafety_level = v;
+            }
+            if let Some(v) = p.accreditation {
+                d.accreditation = v;
+            }
+            if let Some(v) = p.contact_name {
+                d.contact.name = v;
+            }
+            if let Some(v) = p.contact_phone {
+                d.contact.phone = v;
+            }
+            if let Some(v) = p.contact_email {
+                d.contact.email = v;
+            }
             d.check()?;
             let before = LabView::from(before);
             let after = LabView::from(repo::update(c, LabId(id.0), &d, ctx.now_naive())?);

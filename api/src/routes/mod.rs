@@ -64,6 +64,7 @@ mod erased {
         }
     }
     pub fn to_value(v: &dyn Ser) -> Result<serde_json::Value, ApiError> {
-        v.value().map_err(|e| ApiError::Internal(format!("audit serialisation: {e}")))
+        v.value()
+            .map_err(|e| ApiError::Internal(format!("audit serialisation: {e}")))
     }
 }

@@ -29,11 +29,14 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
     let ok = web::block(move || -> Result<(), ApiError> {
         let mut conn = pool.get()?;
-        conn.batch_execute("SELECT 1").map_err(|e| ApiError::Internal(e.to_string()))
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| ApiError::Internal(e.to_string()))
     })
     .await;
     match ok {
         Ok(Ok(())) => HttpResponse::Ok().json(Health { status: "ok".into() }),
-        _ => HttpResponse::ServiceUnavailable().json(Health { status: "database unavailable".into() }),
+        _ => HttpResponse::ServiceUnavailable().json(Health {
+            status: "database unavailable".into(),
+        }),
     }
 }

@@ -10,8 +10,8 @@ use crate::routes::{allow, audit};
 use crate::state::{AppState, Ctx};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use labshare_domain::access::{user_list_scope, Action, Role};
 use labshare_domain::access::Resource;
+use labshare_domain::access::{user_list_scope, Action, Role};
 use labshare_domain::users::{check_new_account, check_password_only, UserProfile};
 use labshare_domain::{InstitutionId, UserId};
 use labshare_persistence::auth::{revoke_user_sessions, RevokeReason};
@@ -132,16 +132,26 @@ pub struct UserQuery {
 }
 
 /// The permission resource of an account (existing or to be created).
-fn user_resource(c: &mut DbConn, institution: InstitutionId, user: Option<UserId>) -> Result<Resource<'static>, ApiError> {
+fn user_resource(
+    c: &mut DbConn,
+    institution: InstitutionId,
+    user: Option<UserId>,
+) -> Result<Resource<'static>, ApiError> {
     let inst = institutions::get(c, institution)?;
-    Ok(Resource::User { institution_id: institution, user_id: user, institution_kind: inst.value.data.kind })
+    Ok(Resource::User {
+        institution_id: institution,
+        user_id: user,
+        institution_kind: inst.value.data.kind,
+    })
 }
 
 fn check_roles(ctx: &Ctx, resource: &Resource<'_>, roles: &[Role]) -> Result<(), ApiError> {
     for (i, role) in roles.iter().enumerate() {
         if !labshare_domain::access::can(&ctx.actor, Action::GrantRole(*role), resource) {
             let fits = match resource {
-                Resource::User { institution_kind, .. } => labshare_domain::access::role_fits_institution(*role, *institution_kind),
+                Resource::User { institution_kind, .. } => {
+                    labshare_domain::access::role_fits_institution(*role, *institution_kind)
+                }
                 _ => true,
             };
             if !fits {
@@ -166,9 +176,17 @@ fn check_roles(ctx: &Ctx, resource: &Resource<'_>, roles: &[Role]) -> Result<(),
     responses((status = 201, description = "Created", body = UserView),
               (status = 409, description = "Username taken", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn create(state: web::Data<AppState>, bearer: Bearer, body: Body<UserInput>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    body: Body<UserInput>,
+) -> Result<HttpResponse, ApiError> {
     let i = body.0;
-    let profile = UserProfile { display_name: i.display_name, email: i.email, phone: i.phone };
+    let profile = UserProfile {
+        display_name: i.display_name,
+        email: i.email,
+        phone: i.phone,
+    };
     check_new_account(&i.username, &i.password, &profile)?;
     let hash = hash_password(&i.password)?;
     let institution = InstitutionId(i.institution_id);
@@ -176,7 +194,11 @@ pub async fn create(state: web::Data<AppState>, bearer: Bearer, body: Body<UserI
         .write(&bearer, move |c, ctx| {
             let resource = match user_resource(c, institution, None) {
                 Err(ApiError::NotFound) => {
-                    return Err(ApiError::Validation(vec![FieldProblem::body("/institution_id", "exists", "no such institution")]))
+                    return Err(ApiError::Validation(vec![FieldProblem::body(
+                        "/institution_id",
+                        "exists",
+                        "no such institution",
+                    )]))
                 }
                 other => other?,
             };
@@ -219,7 +241,11 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
     params(UserQuery),
     responses((status = 200, description = "A page of accounts", body = UserPage)),
     security(("bearer" = [])))]
-pub async fn list(state: web::Data<AppState>, bearer: Bearer, query: Query<UserQuery>) -> Result<web::Json<UserPage>, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    query: Query<UserQuery>,
+) -> Result<web::Json<UserPage>, ApiError> {
     let q = query.0;
     let (after, limit) = page_args(q.limit, q.cursor.as_deref())?;
     let page = state
@@ -248,7 +274,12 @@ pub async fn list(state: web::Data<AppState>, bearer: Bearer, query: Query<UserQ
     request_body = UserPatch,
     responses((status = 200, description = "The updated account", body = UserView)),
     security(("bearer" = [])))]
-pub async fn update(state: web::Data<AppState>, bearer: Bearer, id: Id, body: Body<UserPatch>) -> Result<web::Json<UserView>, ApiError> {
+pub async fn update(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    id: Id,
+    body: Body<UserPatch>,
+) -> Result<web::Json<UserView>, ApiError> {
     let p = body.0;
     let new_hash = match &p.password {
         Some(pw) => {
@@ -275,22 +306,38 @@ pub async fn update(state: web::Data<AppState>, bearer: Bearer, id: Id, body: Bo
                 check_password_only("password", pw, &before.value.username)?;
                 if is_self {
                     let current = p.current_password.as_deref().unwrap_or_default();
-                    let stored = repo::credentials(c, &before.value.username)?.map(|cr| cr.password_hash).unwrap_or_default();
+                    let stored = repo::credentials(c, &before.value.username)?
+                        .map(|cr| cr.password_hash)
+                        .unwrap_or_default();
                     if !verify_password(current, &stored) {
-                        return Err(ApiError::Validation(vec![FieldProblem::body("/current_password", "current_password", "does not match the current password")]));
+                        return Err(ApiError::Validation(vec![FieldProblem::body(
+                            "/current_password",
+                            "current_password",
+                            "does not match the current password",
+                        )]));
                     }
                 }
             }
             if let Some(roles) = &p.roles {
                 // Both the roles given and the roles taken away must be the actor's to grant.
-                let mut changed: Vec<Role> = roles.iter().filter(|r| !before.value.roles.contains(r)).copied().collect();
+                let mut changed: Vec<Role> = roles
+                    .iter()
+                    .filter(|r| !before.value.roles.contains(r))
+                    .copied()
+                    .collect();
                 changed.extend(before.value.roles.iter().filter(|r| !roles.contains(r)));
                 check_roles(ctx, &resource, &changed)?;
             }
             let mut profile = before.value.profile.clone();
-            if let Some(v) = p.display_name { profile.display_name = v; }
-            if let Some(v) = p.email { profile.email = v; }
-            if let Some(v) = p.phone { profile.phone = v; }
+            if let Some(v) = p.display_name {
+                profile.display_name = v;
+            }
+            if let Some(v) = p.email {
+                profile.email = v;
+            }
+            if let Some(v) = p.phone {
+                profile.phone = v;
+            }
             profile.check()?;
             let active = p.active.unwrap_or(before.value.active);
             let now = ctx.now_naive();
@@ -309,4 +356,3 @@ pub async fn update(state: web::Data<AppState>, bearer: Bearer, id: Id, body: Bo
         .await?;
     Ok(web::Json(view))
 }
-

@@ -6,7 +6,15 @@ use labshare_tests::{both_backends, TestApp};
 use serde_json::json;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-const ROLES: [&str; 7] = ["leader", "admin", "regulator", "unit1", "manager1", "researcher", "guest"];
+const ROLES: [&str; 7] = [
+    "leader",
+    "admin",
+    "regulator",
+    "unit1",
+    "manager1",
+    "researcher",
+    "guest",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Op {
@@ -41,7 +49,10 @@ fn expected(op: Op) -> (&'static [&'static str], &'static [&'static str]) {
         ListUsers => (&["leader", "admin", "unit1"], &["leader", "admin", "unit1"]),
         ReadAudit => (&["leader", "admin", "regulator"], &["leader", "admin", "regulator"]),
         CreateInstitution => (&["admin"], &["admin"]),
-        ListingOverdue => (&["leader", "admin", "regulator", "unit1"], &["leader", "admin", "regulator", "unit1"]),
+        ListingOverdue => (
+            &["leader", "admin", "regulator", "unit1"],
+            &["leader", "admin", "regulator", "unit1"],
+        ),
     }
 }
 
@@ -65,42 +76,96 @@ fn perform(app: &TestApp, w: &World, op: Op, token: &str, actor: &str, instituti
     let lab = || create(app, admin, "/api/v1/labs", &lab_body(institution, &unique("实验室")));
     let instrument = || create(app, admin, "/api/v1/instruments", &instrument_body(lab(), &unique("A")));
     match op {
-        CreateLab => app.post("/api/v1/labs", token, &lab_body(institution, &unique("实验室"))).status,
-        UpdateLab => app.patch(&format!("/api/v1/labs/{}", lab()), token, &json!({"address": "新地址 1号"})).status,
-        CreateInstrument => app.post("/api/v1/instruments", token, &instrument_body(lab(), &unique("B"))).status,
-        UpdateInstrument => app.patch(&format!("/api/v1/instruments/{}", instrument()), token, &json!({"model": "X-2"})).status,
+        CreateLab => {
+            app.post("/api/v1/labs", token, &lab_body(institution, &unique("实验室")))
+                .status
+        }
+        UpdateLab => {
+            app.patch(
+                &format!("/api/v1/labs/{}", lab()),
+                token,
+                &json!({"address": "新地址 1号"}),
+            )
+            .status
+        }
+        CreateInstrument => {
+            app.post("/api/v1/instruments", token, &instrument_body(lab(), &unique("B")))
+                .status
+        }
+        UpdateInstrument => {
+            app.patch(
+                &format!("/api/v1/instruments/{}", instrument()),
+                token,
+                &json!({"model": "X-2"}),
+            )
+            .status
+        }
         SetInstrumentStatus => {
             let id = instrument();
             if actor == "manager1" && institution == w.first {
-                app.put(&format!("/api/v1/instruments/{id}/managers"), admin, &json!({"user_ids": [w.manager1]})).expect(200);
+                app.put(
+                    &format!("/api/v1/instruments/{id}/managers"),
+                    admin,
+                    &json!({"user_ids": [w.manager1]}),
+                )
+                .expect(200);
             }
-            app.patch(&format!("/api/v1/instruments/{id}"), token, &json!({"status": "faulty"})).status
+            app.patch(
+                &format!("/api/v1/instruments/{id}"),
+                token,
+                &json!({"status": "faulty"}),
+            )
+            .status
         }
         ReadUnlistedInstrument => app.get(&format!("/api/v1/instruments/{}", instrument()), token).status,
-        SubmitListing => app.post(&format!("/api/v1/instruments/{}/listing/submit", instrument()), token, &json!({})).status,
+        SubmitListing => {
+            app.post(
+                &format!("/api/v1/instruments/{}/listing/submit", instrument()),
+                token,
+                &json!({}),
+            )
+            .status
+        }
         ApproveListing => {
             let id = instrument();
-            app.post(&format!("/api/v1/instruments/{id}/listing/submit"), admin, &json!({})).expect(200);
-            app.post(&format!("/api/v1/instruments/{id}/listing/approve"), token, &json!({})).status
+            app.post(&format!("/api/v1/instruments/{id}/listing/submit"), admin, &json!({}))
+                .expect(200);
+            app.post(&format!("/api/v1/instruments/{id}/listing/approve"), token, &json!({}))
+                .status
         }
-        CreateUser => app
-            .post("/api/v1/users", token, &json!({
-                "institution_id": institution, "username": unique("u"), "password": "a long enough pass",
-                "display_name": "新用户", "roles": ["researcher"]
-            }))
-            .status,
+        CreateUser => {
+            app.post(
+                "/api/v1/users",
+                token,
+                &json!({
+                    "institution_id": institution, "username": unique("u"), "password": "a long enough pass",
+                    "display_name": "新用户", "roles": ["researcher"]
+                }),
+            )
+            .status
+        }
         ReadUser => {
-            let id = create(app, admin, "/api/v1/users", &json!({
-                "institution_id": institution, "username": unique("c"), "password": "a long enough pass",
-                "display_name": "同事", "roles": ["researcher"]
-            }));
+            let id = create(
+                app,
+                admin,
+                "/api/v1/users",
+                &json!({
+                    "institution_id": institution, "username": unique("c"), "password": "a long enough pass",
+                    "display_name": "同事", "roles": ["researcher"]
+                }),
+            );
             app.get(&format!("/api/v1/users/{id}"), token).status
         }
         ListUsers => app.get("/api/v1/users", token).status,
         ReadAudit => app.get("/api/v1/audit-events", token).status,
         CreateInstitution => {
             let org = format!("49{:07}", SEQ.fetch_add(1, Ordering::SeqCst));
-            app.post("/api/v1/institutions", token, &crate::fixtures::institution_body(&unique("医院"), &org)).status
+            app.post(
+                "/api/v1/institutions",
+                token,
+                &crate::fixtures::institution_body(&unique("医院"), &org),
+            )
+            .status
         }
         ListingOverdue => app.get("/api/v1/instruments/listing-overdue", token).status,
     }
@@ -111,35 +176,66 @@ fn run_matrix(app: &TestApp) {
     let admin = app.login("admin");
     let first = app.institution_id(&admin, "南宁市第一人民医院");
     let second = app.institution_id(&admin, "南宁市第二人民医院");
-    let manager1 = app.get("/api/v1/me", &app.login("manager1")).body["user"]["id"].as_i64().unwrap_or_default();
-    let w = World { admin: admin.clone(), first, second, manager1 };
+    let manager1 = app.get("/api/v1/me", &app.login("manager1")).body["user"]["id"]
+        .as_i64()
+        .unwrap_or_default();
+    let w = World {
+        admin: admin.clone(),
+        first,
+        second,
+        manager1,
+    };
     let mut failures = Vec::new();
     let mut cases = 0;
     for actor in ROLES {
         let token = app.login(actor);
-        let own = app.get("/api/v1/me", &token).body["institution"]["id"].as_i64().unwrap_or_default();
+        let own = app.get("/api/v1/me", &token).body["institution"]["id"]
+            .as_i64()
+            .unwrap_or_default();
         let foreign = if own == w.second { w.first } else { w.second };
         for op in [
-            Op::CreateLab, Op::UpdateLab, Op::CreateInstrument, Op::UpdateInstrument, Op::SetInstrumentStatus,
-            Op::ReadUnlistedInstrument, Op::SubmitListing, Op::ApproveListing, Op::CreateUser, Op::ReadUser,
-            Op::ListUsers, Op::ReadAudit, Op::CreateInstitution, Op::ListingOverdue,
+            Op::CreateLab,
+            Op::UpdateLab,
+            Op::CreateInstrument,
+            Op::UpdateInstrument,
+            Op::SetInstrumentStatus,
+            Op::ReadUnlistedInstrument,
+            Op::SubmitListing,
+            Op::ApproveListing,
+            Op::CreateUser,
+            Op::ReadUser,
+            Op::ListUsers,
+            Op::ReadAudit,
+            Op::CreateInstitution,
+            Op::ListingOverdue,
         ] {
             let (own_ok, foreign_ok) = expected(op);
             for (whose, institution, allowed) in [("own", own, own_ok), ("foreign", foreign, foreign_ok)] {
                 cases += 1;
                 let status = perform(app, &w, op, &token, actor, institution);
                 let should = allowed.contains(&actor);
-                let ok = if should { (200..300).contains(&status) } else { status == 403 || status == 404 };
+                let ok = if should {
+                    (200..300).contains(&status)
+                } else {
+                    status == 403 || status == 404
+                };
                 // Another unit's unpublished instrument must not even be admitted to exist.
-                let hidden_ok = !(op == Op::ReadUnlistedInstrument && !should) || status == 404;
+                let hidden_ok = op != Op::ReadUnlistedInstrument || should || status == 404;
                 if !ok || !hidden_ok {
-                    failures.push(format!("{actor} {op:?} {whose}: got {status}, expected {}", if should { "2xx" } else { "403/404" }));
+                    failures.push(format!(
+                        "{actor} {op:?} {whose}: got {status}, expected {}",
+                        if should { "2xx" } else { "403/404" }
+                    ));
                 }
             }
         }
     }
     assert!(cases >= 190, "{cases} cases");
-    assert!(failures.is_empty(), "permission matrix mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "permission matrix mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 both_backends! {

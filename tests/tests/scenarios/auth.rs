@@ -3,7 +3,12 @@ use reqwest::Method;
 use serde_json::json;
 
 fn refresh(app: &TestApp, token: &str) -> labshare_tests::Resp {
-    app.request(Method::POST, "/api/v1/auth/token", None, Some(&json!({"grant_type": "refresh_token", "refresh_token": token})))
+    app.request(
+        Method::POST,
+        "/api/v1/auth/token",
+        None,
+        Some(&json!({"grant_type": "refresh_token", "refresh_token": token})),
+    )
 }
 
 both_backends! {

@@ -1,19 +1,27 @@
-use crate::fixtures::{create, credit_code, instrument_body, institution_body, lab_body, lab_of};
+use crate::fixtures::{create, credit_code, institution_body, instrument_body, lab_body, lab_of};
 use labshare_tests::{both_backends, TestApp};
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
 fn ids(r: &Value) -> Vec<i64> {
-    r["items"].as_array().map(|a| a.iter().filter_map(|i| i["id"].as_i64()).collect()).unwrap_or_default()
+    r["items"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|i| i["id"].as_i64()).collect())
+        .unwrap_or_default()
 }
 
 /// A new member hospital with a unit admin and a lab, created by the platform office.
 fn new_unit(app: &TestApp, admin: &str, name: &str, org: &str, username: &str) -> (i64, String, i64) {
     let inst = create(app, admin, "/api/v1/institutions", &institution_body(name, org));
-    create(app, admin, "/api/v1/users", &json!({
-        "institution_id": inst, "username": username, "password": "unit admin passphrase",
-        "display_name": "设备科", "roles": ["unit_admin"]
-    }));
+    create(
+        app,
+        admin,
+        "/api/v1/users",
+        &json!({
+            "institution_id": inst, "username": username, "password": "unit admin passphrase",
+            "display_name": "设备科", "roles": ["unit_admin"]
+        }),
+    );
     let token = app.login_with(username, "unit admin passphrase");
     let lab = create(app, &token, "/api/v1/labs", &lab_body(inst, "中心实验室"));
     (inst, token, lab)

@@ -6,7 +6,10 @@ use reqwest::Method;
 use serde_json::Value;
 
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
-    match schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")) {
+    match schema["$ref"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+    {
         Some(name) => &doc["components"]["schemas"][name],
         None => schema,
     }
@@ -18,8 +21,14 @@ fn has_examples(doc: &Value, schema: &Value, depth: usize) -> bool {
     if depth > 8 || s.get("example").is_some() || s.get("examples").is_some() || s.get("enum").is_some() {
         return true;
     }
-    if let Some(all) = s["oneOf"].as_array().or(s["allOf"].as_array()).or(s["anyOf"].as_array()) {
-        return all.iter().all(|p| p["type"] == "null" || has_examples(doc, p, depth + 1));
+    if let Some(all) = s["oneOf"]
+        .as_array()
+        .or(s["allOf"].as_array())
+        .or(s["anyOf"].as_array())
+    {
+        return all
+            .iter()
+            .all(|p| p["type"] == "null" || has_examples(doc, p, depth + 1));
     }
     if let Some(items) = s.get("items") {
         return has_examples(doc, items, depth + 1);
@@ -33,11 +42,17 @@ fn has_examples(doc: &Value, schema: &Value, depth: usize) -> bool {
 #[test]
 fn the_published_openapi_yaml_is_what_the_server_serves() {
     let app = TestApp::sqlite();
-    let served = app.request(Method::GET, "/api/openapi.json", None, None).expect(200).body;
+    let served = app
+        .request(Method::GET, "/api/openapi.json", None, None)
+        .expect(200)
+        .body;
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let published: Value = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("openapi.yaml: {e}"));
-    assert!(published == served, "openapi.yaml differs from the served document: run `make openapi`");
+    assert!(
+        published == served,
+        "openapi.yaml differs from the served document: run `make openapi`"
+    );
 }
 
 #[test]
@@ -105,6 +120,8 @@ fn swagger_ui_is_served_offline() {
     let app = TestApp::sqlite();
     let r = app.request(Method::GET, "/docs/", None, None).expect(200);
     assert!(r.text.contains("swagger-ui"), "{}", &r.text[..r.text.len().min(300)]);
-    let r = app.request(Method::GET, "/docs/swagger-ui-bundle.js", None, None).expect(200);
+    let r = app
+        .request(Method::GET, "/docs/swagger-ui-bundle.js", None, None)
+        .expect(200);
     assert!(r.text.len() > 100_000);
 }

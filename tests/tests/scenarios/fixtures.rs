@@ -41,6 +41,10 @@ pub fn create(app: &TestApp, token: &str, path: &str, body: &Value) -> i64 {
 
 /// The first lab of an institution.
 pub fn lab_of(app: &TestApp, token: &str, institution: i64) -> i64 {
-    let r = app.get(&format!("/api/v1/labs?institution_id={institution}"), token).expect(200);
-    r.body["items"][0]["id"].as_i64().unwrap_or_else(|| panic!("no lab: {}", r.text))
+    let r = app
+        .get(&format!("/api/v1/labs?institution_id={institution}"), token)
+        .expect(200);
+    r.body["items"][0]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no lab: {}", r.text))
 }

@@ -1,0 +1,33 @@
+# LabShare — the two commands are `make run` and `make test`.
+
+CARGO ?= cargo
+DATABASE_URL ?= labshare.db
+export DATABASE_URL
+
+.PHONY: run test test-sqlite test-pg openapi lint fmt
+
+## run: build, migrate, load the demo data (once) and serve on 127.0.0.1:8080
+run:
+	$(CARGO) build --bin labshare
+	./target/debug/labshare seed-demo
+	./target/debug/labshare serve
+
+## test: formatting, lints, then the whole suite on SQLite and PostgreSQL
+test: lint
+	$(CARGO) test --workspace
+
+## test-pg: the suite, failing (not skipping) when PostgreSQL is unreachable
+test-pg:
+	CI=true $(CARGO) test --workspace
+
+## openapi: rewrite openapi.yaml from the code
+openapi:
+	$(CARGO) run -q --bin labshare -- openapi > openapi.yaml
+
+## lint: rustfmt and clippy, warnings are errors
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
