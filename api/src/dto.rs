@@ -130,6 +130,38 @@ where
     serde::Deserialize::deserialize(de).map(Some)
 }
 
+/// Parses a field at the edge; on failure records the problem and carries
+/// on with `fallback`, so that the other fields are still checked and every
+/// problem is reported at once.
+pub fn parse_field<T, E: std::fmt::Display>(
+    problems: &mut Vec<FieldProblem>,
+    field: &str,
+    rule: &str,
+    result: Result<T, E>,
+    fallback: impl FnOnce() -> T,
+) -> T {
+    result.unwrap_or_else(|e| {
+        problems.push(FieldProblem::body(format!("/{field}"), rule, e.to_string()));
+        fallback()
+    })
+}
+
+/// The edge's problems and the domain's verdict, as one answer.
+///
+/// # Errors
+/// [`ApiError::Validation`] with every problem when there is any.
+pub fn all_problems(
+    mut problems: Vec<FieldProblem>,
+    check: Result<(), labshare_domain::Invalid>,
+) -> Result<(), ApiError> {
+    if let Err(invalid) = check {
+        problems.extend(invalid.0.into_iter().map(FieldProblem::from));
+    }
+    problems.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+    problems.dedup();
+    no_problems(problems)
+}
+
 /// Turns the problems found while parsing fields at the edge into one error.
 ///
 /// # Errors

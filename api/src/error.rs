@@ -101,6 +101,8 @@ pub enum ApiError {
         detail: String,
         errors: Vec<FieldProblem>,
     },
+    #[error("busy: {0}")]
+    Busy(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -128,6 +130,7 @@ impl ApiError {
                 "Method not allowed",
             ),
             Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
+            Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Service busy"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
@@ -168,6 +171,11 @@ impl ApiError {
             ApiError::Conflict { detail, errors, .. } => {
                 (detail.clone(), (!errors.is_empty()).then(|| errors.clone()), None)
             }
+            ApiError::Busy(_) => (
+                "the database is busy; nothing was changed, retry shortly".into(),
+                None,
+                None,
+            ),
             ApiError::Internal(_) => ("the server failed; the cause is logged".into(), None, None),
         };
         Problem {
@@ -202,6 +210,10 @@ impl ResponseError for ApiError {
         res.content_type("application/problem+json");
         if matches!(self, ApiError::Unauthorized(_)) {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"labshare\""));
+        }
+        if let ApiError::Busy(cause) = self {
+            log::warn!("busy: {cause}");
+            res.insert_header((header::RETRY_AFTER, "1"));
         }
         if matches!(self, ApiError::InvalidGrant(_)) {
             res.insert_header((header::CACHE_CONTROL, "no-store"));
@@ -251,6 +263,7 @@ impl From<RepoError> for ApiError {
                 kind: ConflictKind::Check | ConflictKind::Exclusion,
                 constraint,
             } => ApiError::conflict("constraint", format!("the database refused the change ({constraint})")),
+            RepoError::Busy(e) => ApiError::Busy(e),
             RepoError::Db(e) => ApiError::Internal(format!("database: {e}")),
             RepoError::Pool(e) => ApiError::Internal(format!("pool: {e}")),
             RepoError::Corrupt(e) => ApiError::Internal(format!("corrupt row: {e}")),

@@ -62,6 +62,18 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Body<T> {
 /// # Errors
 /// [`ApiError::MalformedJson`] or [`ApiError::Validation`].
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // A NUL character is never meaningful in this API and PostgreSQL cannot store it in text.
+    if bytes.windows(6).any(|w| w == b"\\u0000") {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if let Some(pointer) = nul_pointer(&value, String::new()) {
+                return Err(ApiError::Validation(vec![FieldProblem::body(
+                    if pointer.is_empty() { "/".to_owned() } else { pointer },
+                    "no_nul",
+                    "text must not contain NUL characters",
+                )]));
+            }
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(de);
     match result {
@@ -94,6 +106,26 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 message,
             )]))
         }
+    }
+}
+
+/// The pointer of the first string (or key) that holds a NUL character.
+fn nul_pointer(value: &serde_json::Value, at: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(at),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_pointer(v, format!("{at}/{i}"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = join(&at, k);
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_pointer(v, here)
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -147,6 +179,15 @@ impl<T: DeserializeOwned + Validate> FromRequest for Query<T> {
 /// # Errors
 /// [`ApiError::InvalidParameter`] naming the parameter.
 pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiError> {
+    if let Some((name, _)) =
+        form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(ApiError::InvalidParameter(vec![FieldProblem::parameter(
+            name.replace('\0', ""),
+            "no_nul",
+            "parameters must not contain NUL characters",
+        )]));
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let message = e.inner().to_string();

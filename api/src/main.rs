@@ -17,6 +17,7 @@ use labshare_domain::catalogue::{InstitutionData, InstitutionKind, Membership};
 use labshare_domain::codes::CreditCode;
 use labshare_domain::policy::Policy;
 use labshare_domain::users::{check_new_account, UserProfile};
+use labshare_persistence::audit::{record, NewEvent};
 use labshare_persistence::{connect_pool, institutions, migrate, users, write_tx, DbPool};
 use std::io::Read;
 use std::process::ExitCode;
@@ -124,8 +125,18 @@ fn create_admin(pool: &DbPool, username: &str) -> Result<(), String> {
                 institutions::insert(c, &data, now)?.value.id
             }
         };
-        users::insert(c, commission, username, &hash, &profile, &[Role::PlatformAdmin], now)?;
-        Ok(())
+        let user = users::insert(c, commission, username, &hash, &profile, &[Role::PlatformAdmin], now)?;
+        let event = NewEvent {
+            actor: None,
+            action: "user.create",
+            object_type: "user",
+            object_id: user.value.id.0,
+            before: None,
+            after: Some(
+                serde_json::json!({"username": username, "roles": ["platform_admin"], "via": "labshare admin create"}),
+            ),
+        };
+        record(c, &event, now)
     })
     .map_err(|e| match e {
         labshare_persistence::RepoError::Conflict { .. } => format!("the username {username} is taken"),

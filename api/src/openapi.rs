@@ -112,6 +112,13 @@ impl Modify for Conventions {
                     add(op, "422", "A field breaks a rule; `errors` names each one");
                 }
                 add(op, "500", "The server failed; nothing internal is disclosed");
+                if path.starts_with("/api/") {
+                    add(
+                        op,
+                        "503",
+                        "The database is busy; nothing was changed, retry after `Retry-After`",
+                    );
+                }
             }
         }
     }

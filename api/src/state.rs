@@ -111,6 +111,17 @@ impl AppState {
         .await
     }
 
+    /// Runs `f` without a signed-in actor (sign-in itself) in a read transaction.
+    ///
+    /// # Errors
+    /// Whatever `f` returns.
+    pub async fn read_anonymous<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.run(move |conn| read_tx(conn, f)).await
+    }
+
     /// Runs `f` without a signed-in actor (sign-in itself) in a write transaction.
     ///
     /// # Errors

@@ -104,6 +104,8 @@ pub enum Resource<'a> {
         user_id: Option<UserId>,
         /// The kind of the institution the account belongs to.
         institution_kind: InstitutionKind,
+        /// The roles the account holds now (none for a new account).
+        roles: &'a [Role],
     },
 }
 
@@ -141,7 +143,18 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
                 || actor.any(&[Role::PlatformAdmin, Role::Commission])
                 || actor.admin_of(*institution_id)
         }
-        (A::CreateUser | A::UpdateUser, R::User { institution_id, .. }) => actor.admin_of(*institution_id),
+        (A::CreateUser, R::User { institution_id, .. }) => actor.admin_of(*institution_id),
+        // A unit admin manages only accounts whose every role it could grant itself:
+        // it cannot reset the password of a regulator or of the platform office.
+        (
+            A::UpdateUser,
+            R::User {
+                institution_id, roles, ..
+            },
+        ) => {
+            actor.has(Role::PlatformAdmin)
+                || (actor.admin_of(*institution_id) && roles.iter().all(|r| unit_admin_may_grant(*r)))
+        }
         (
             A::GrantRole(role),
             R::User {
@@ -366,16 +379,38 @@ mod tests {
             institution_id: OWN,
             user_id: Some(UserId(3)),
             institution_kind: InstitutionKind::Hospital,
+            roles: &[],
         };
         let other_user = Resource::User {
             institution_id: OTHER,
             user_id: Some(UserId(4)),
             institution_kind: InstitutionKind::Hospital,
+            roles: &[],
         };
         assert!(can(&a, Action::GrantRole(Role::InstrumentManager), &own_user));
         assert!(!can(&a, Action::GrantRole(Role::Regulator), &own_user));
         assert!(!can(&a, Action::GrantRole(Role::PlatformAdmin), &own_user));
         assert!(!can(&a, Action::GrantRole(Role::Researcher), &other_user));
+    }
+
+    #[test]
+    fn a_unit_admin_cannot_take_over_an_account_holding_a_role_it_cannot_grant() {
+        let a = actor(Role::UnitAdmin);
+        let researcher = Resource::User {
+            institution_id: OWN,
+            user_id: Some(UserId(3)),
+            institution_kind: InstitutionKind::Hospital,
+            roles: &[Role::Researcher],
+        };
+        let regulator = Resource::User {
+            institution_id: OWN,
+            user_id: Some(UserId(4)),
+            institution_kind: InstitutionKind::Hospital,
+            roles: &[Role::Researcher, Role::Regulator],
+        };
+        assert!(can(&a, Action::UpdateUser, &researcher));
+        assert!(!can(&a, Action::UpdateUser, &regulator));
+        assert!(can(&actor(Role::PlatformAdmin), Action::UpdateUser, &regulator));
     }
 
     #[test]
@@ -385,11 +420,13 @@ mod tests {
             institution_id: OTHER,
             user_id: Some(UserId(4)),
             institution_kind: InstitutionKind::Hospital,
+            roles: &[],
         };
         let commission_user = Resource::User {
             institution_id: OWN,
             user_id: Some(UserId(5)),
             institution_kind: InstitutionKind::Commission,
+            roles: &[],
         };
         assert!(!can(&a, Action::GrantRole(Role::PlatformAdmin), &hospital_user));
         assert!(can(&a, Action::GrantRole(Role::PlatformAdmin), &commission_user));
@@ -402,11 +439,13 @@ mod tests {
             institution_id: OWN,
             user_id: Some(UserId(10)),
             institution_kind: InstitutionKind::Hospital,
+            roles: &[],
         };
         let colleague = Resource::User {
             institution_id: OWN,
             user_id: Some(UserId(11)),
             institution_kind: InstitutionKind::Hospital,
+            roles: &[],
         };
         assert!(can(&actor(Role::Researcher), Action::ReadUser, &me));
         assert!(!can(&actor(Role::Researcher), Action::ReadUser, &colleague));

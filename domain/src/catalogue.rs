@@ -112,6 +112,35 @@ impl InstitutionData {
     }
 }
 
+/// The commission's own institution exists once: no other institution is
+/// created as, turned into, or turned away from the commission (its
+/// accounts hold the platform office's and leading group's roles).
+///
+/// # Errors
+/// [`Invalid`] on `kind`.
+pub fn check_commission_kind(
+    before: Option<InstitutionKind>,
+    after: InstitutionKind,
+    commission_exists: bool,
+) -> Result<(), Invalid> {
+    let mut c = Checks::new();
+    match before {
+        Some(b) => c.require(
+            (b == InstitutionKind::Commission) == (after == InstitutionKind::Commission),
+            "kind",
+            "commission_fixed",
+            || "no institution becomes or stops being the commission".into(),
+        ),
+        None => c.require(
+            after != InstitutionKind::Commission || !commission_exists,
+            "kind",
+            "commission_unique",
+            || "the commission's own institution already exists".into(),
+        ),
+    }
+    c.finish()
+}
+
 /// A stored institution.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Institution {
@@ -137,6 +166,7 @@ impl Contact {
     fn check(&self, c: &mut Checks, prefix: &str) {
         c.required_text(&format!("{prefix}_name"), &self.name, 50);
         let phone_ok = (5..=20).contains(&self.phone.len())
+            && self.phone.bytes().filter(u8::is_ascii_digit).count() >= 5
             && self
                 .phone
                 .bytes()
@@ -151,6 +181,12 @@ impl Contact {
         }
     }
 }
+
+/// The earliest date the catalogue accepts (no instrument in the pool is older).
+pub const EARLIEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(d) => d,
+    None => panic!("1900-01-01 is a date"),
+};
 
 /// A plausible e-mail address: one `@`, a dotted domain, no spaces, ≤ 254 characters.
 pub fn is_email(text: &str) -> bool {
@@ -261,6 +297,9 @@ impl InstrumentData {
             );
         }
         self.contact.check(&mut c, "contact");
+        c.require(self.purchase_date >= EARLIEST_DATE, "purchase_date", "range", || {
+            format!("must not be before {EARLIEST_DATE}")
+        });
         c.require(self.purchase_date <= today, "purchase_date", "not_in_future", || {
             "must not be in the future".into()
         });
@@ -270,6 +309,12 @@ impl InstrumentData {
                 "commissioning_date",
                 "date_order",
                 || "must not be before purchase_date".into(),
+            );
+            c.require(
+                commissioned <= today + chrono::Duration::days(366),
+                "commissioning_date",
+                "range",
+                || "must not be more than a year ahead".into(),
             );
         }
         c.require(

@@ -59,12 +59,7 @@ impl Money {
     /// [`MoneyError`] naming the rule broken.
     pub fn parse(text: &str) -> Result<Self, MoneyError> {
         let t = text.trim();
-        if t != text
-            || t.is_empty()
-            || !t
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-' || b == b'+')
-        {
+        if t != text || t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') {
             return Err(MoneyError::Format);
         }
         let d = Decimal::from_str(t).map_err(|_| MoneyError::Format)?;
@@ -74,7 +69,10 @@ impl Money {
         if d.scale() > 2 {
             return Err(MoneyError::TooPrecise);
         }
-        let fen = (d * Decimal::ONE_HUNDRED).to_i64().ok_or(MoneyError::TooLarge)?;
+        let fen = d
+            .checked_mul(Decimal::ONE_HUNDRED)
+            .and_then(|f| f.to_i64())
+            .ok_or(MoneyError::TooLarge)?;
         Self::from_fen(fen)
     }
 }
@@ -113,6 +111,9 @@ mod tests {
             assert_eq!(Money::parse(bad), Err(MoneyError::Format), "{bad:?}");
         }
         assert_eq!(Money::parse("100000000000.00"), Err(MoneyError::TooLarge));
+        assert_eq!(Money::parse("1000000000000000000000000000"), Err(MoneyError::TooLarge));
+        assert_eq!(Money::parse("79228162514264337593543950335"), Err(MoneyError::TooLarge));
+        assert_eq!(Money::parse("+1.00"), Err(MoneyError::Format));
     }
 
     #[test]

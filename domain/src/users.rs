@@ -96,6 +96,28 @@ fn check_password(c: &mut Checks, field: &str, password: &str, username: &str) {
     );
 }
 
+/// Why a change would leave the platform without an office.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("this is the last active platform administrator; appoint another one first")]
+pub struct LastPlatformAdmin;
+
+/// The platform always keeps one active platform administrator: the last
+/// one can be neither deactivated nor stripped of the role.
+///
+/// # Errors
+/// [`LastPlatformAdmin`].
+pub fn check_platform_office_kept(
+    was_admin: bool,
+    stays_admin: bool,
+    active_admins: i64,
+) -> Result<(), LastPlatformAdmin> {
+    if was_admin && !stays_admin && active_admins <= 1 {
+        Err(LastPlatformAdmin)
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,6 +142,14 @@ mod tests {
         };
         let fields: Vec<_> = v.iter().map(|v| (v.field.as_str(), v.rule)).collect();
         assert_eq!(fields, vec![("username", "username"), ("password", "password_length")]);
+    }
+
+    #[test]
+    fn the_last_platform_administrator_stays() {
+        assert_eq!(check_platform_office_kept(true, false, 1), Err(LastPlatformAdmin));
+        assert_eq!(check_platform_office_kept(true, false, 2), Ok(()));
+        assert_eq!(check_platform_office_kept(true, true, 1), Ok(()));
+        assert_eq!(check_platform_office_kept(false, false, 0), Ok(()));
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub enum RevokeReason {
 }
 
 impl RevokeReason {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Logout => "logout",
             Self::TokenReuse => "token_reuse",
@@ -78,7 +78,7 @@ pub enum Refresh {
     /// Unknown, expired, or of an ended session.
     Invalid,
     /// Already spent: the session has now been revoked.
-    Reused,
+    Reused { user: UserId, session: i64 },
 }
 
 /// Spends a refresh token and issues its successor, atomically: of two
@@ -112,7 +112,10 @@ pub fn rotate(
     };
     if used.is_some() {
         revoke_session(conn, session, RevokeReason::TokenReuse, now)?;
-        return Ok(Refresh::Reused);
+        return Ok(Refresh::Reused {
+            user: UserId(user),
+            session,
+        });
     }
     if expires <= now || session_expires <= now {
         return Ok(Refresh::Invalid);
@@ -122,7 +125,10 @@ pub fn rotate(
         .execute(conn)?;
     if spent == 0 {
         revoke_session(conn, session, RevokeReason::TokenReuse, now)?;
-        return Ok(Refresh::Reused);
+        return Ok(Refresh::Reused {
+            user: UserId(user),
+            session,
+        });
     }
     issue_token(conn, session, new_hash, now, token_expires.min(session_expires))?;
     Ok(Refresh::Rotated {

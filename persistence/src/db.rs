@@ -167,6 +167,45 @@ where
     }
 }
 
+/// Tables whose rows a read-modify-write locks first.
+#[derive(Debug, Clone, Copy)]
+pub enum Lockable {
+    Institutions,
+    Labs,
+    Instruments,
+    Users,
+}
+
+/// Locks a row for the rest of the transaction, so that a concurrent
+/// read-modify-write of the same row waits instead of losing an update. On
+/// SQLite the immediate write transaction already serialises writers.
+///
+/// # Errors
+/// Database errors; [`RepoError::NotFound`] is left to the following read.
+pub fn lock_row(conn: &mut DbConn, table: Lockable, id: i64) -> Result<(), RepoError> {
+    use diesel::RunQueryDsl;
+    if let DbConn::Postgresql(_) = conn {
+        let table = match table {
+            Lockable::Institutions => "institutions",
+            Lockable::Labs => "labs",
+            Lockable::Instruments => "instruments",
+            Lockable::Users => "users",
+        };
+        diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"))
+            .bind::<diesel::sql_types::BigInt, _>(id)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Checks that the database answers.
+///
+/// # Errors
+/// The database error.
+pub fn ping(conn: &mut DbConn) -> Result<(), RepoError> {
+    conn.batch_execute("SELECT 1").map_err(RepoError::from)
+}
+
 impl DbConn {
     pub fn backend(&self) -> Backend {
         match self {

@@ -14,6 +14,10 @@ pub enum RepoError {
     Db(#[source] DieselError),
     #[error("connection pool: {0}")]
     Pool(#[from] r2d2::Error),
+    /// The database stayed locked or aborted the transaction to avoid a
+    /// deadlock or serialisation anomaly: the request may be retried.
+    #[error("database busy: {0}")]
+    Busy(String),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     #[error("migration failed: {0}")]
@@ -33,6 +37,14 @@ impl From<DieselError> for RepoError {
     fn from(e: DieselError) -> Self {
         match e {
             DieselError::NotFound => Self::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+                Self::Busy(info.message().to_owned())
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info.message().contains("database is locked") || info.message().contains("deadlock detected") =>
+            {
+                Self::Busy(info.message().to_owned())
+            }
             DieselError::DatabaseError(kind, info) => {
                 let kind = match kind {
                     DatabaseErrorKind::UniqueViolation => ConflictKind::Unique,

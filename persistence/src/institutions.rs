@@ -1,21 +1,13 @@
 //! Institutions: member units and external organisations.
 
 use crate::schema::institutions as t;
-use crate::{parse_enum, DbConn, Page, RepoError};
+use crate::{parse_enum, DbConn, Page, RepoError, Stored};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use labshare_domain::catalogue::{Institution, InstitutionData, InstitutionKind, Membership};
 use labshare_domain::codes::CreditCode;
 use labshare_domain::text_enum::TextEnum;
 use labshare_domain::InstitutionId;
-
-/// A stored value with its timestamps.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stored<T> {
-    pub value: T,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = t)]

@@ -1,8 +1,7 @@
 //! Instruments, their managers and their listing state.
 
-use crate::institutions::Stored;
 use crate::schema::{instrument_managers as m, instruments as t};
-use crate::{parse_enum, DbConn, Page, RepoError};
+use crate::{parse_enum, DbConn, Page, RepoError, Stored};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use labshare_domain::access::{InstrumentAccess, InstrumentVisibility, Scope};

@@ -1,8 +1,7 @@
 //! Labs of an institution.
 
-use crate::institutions::Stored;
 use crate::schema::labs as t;
-use crate::{parse_enum, DbConn, Page, RepoError};
+use crate::{parse_enum, DbConn, Page, RepoError, Stored};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use labshare_domain::catalogue::{BiosafetyLevel, Contact, Lab, LabData};

@@ -15,8 +15,19 @@ pub mod schema;
 pub mod text;
 pub mod users;
 
-pub use db::{connect_pool, migrate, read_tx, write_tx, Backend, DbConn, DbPool, DbUrl, SCHEMA_FINGERPRINT};
+pub use db::{
+    connect_pool, lock_row, migrate, ping, read_tx, write_tx, Backend, DbConn, DbPool, DbUrl, Lockable,
+    SCHEMA_FINGERPRINT,
+};
 pub use error::RepoError;
+
+/// A stored value with its timestamps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored<T> {
+    pub value: T,
+    pub created_at: chrono::NaiveDateTime,
+    pub updated_at: chrono::NaiveDateTime,
+}
 
 /// One page of a list, ordered by id, and the id to continue after.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,8 +1,7 @@
 //! Accounts and their roles.
 
-use crate::institutions::Stored;
 use crate::schema::{institutions, user_roles as r, users as t};
-use crate::{parse_enum, DbConn, Page, RepoError};
+use crate::{parse_enum, DbConn, Page, RepoError, Stored};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use labshare_domain::access::{Actor, Role, Scope};
@@ -152,6 +151,18 @@ fn roles_of(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i64, Role)>, RepoErro
     rows.into_iter()
         .map(|(u, role)| Ok((u, parse_enum("role", &role)?)))
         .collect()
+}
+
+/// How many active accounts hold a role.
+///
+/// # Errors
+/// Database errors.
+pub fn count_active_with_role(conn: &mut DbConn, role: Role) -> Result<i64, RepoError> {
+    Ok(t::table
+        .filter(t::active.eq(true))
+        .filter(t::id.eq_any(r::table.filter(r::role.eq(role.as_str())).select(r::user_id)))
+        .count()
+        .get_result(conn)?)
 }
 
 /// What sign-in needs: the id, hash and whether the account may sign in.

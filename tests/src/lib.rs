@@ -344,6 +344,28 @@ impl TestApp {
         rows.first().map(|r| r.n).unwrap_or(0)
     }
 
+    /// The text column `s` of every row a query returns, read directly from the database.
+    pub fn strings(&self, sql: &str) -> Vec<String> {
+        let mut conn = self.pool.get().unwrap_or_else(|e| panic!("connection: {e}"));
+        #[derive(diesel::QueryableByName)]
+        struct S {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            s: String,
+        }
+        let rows: Vec<S> = diesel::sql_query(sql)
+            .load(&mut *conn)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.into_iter().map(|r| r.s).collect()
+    }
+
+    /// Runs a statement directly in the database (to set up a state the API forbids).
+    pub fn execute(&self, sql: &str) {
+        let mut conn = self.pool.get().unwrap_or_else(|e| panic!("connection: {e}"));
+        diesel::sql_query(sql)
+            .execute(&mut *conn)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// The id of the demo institution with this name.
     pub fn institution_id(&self, token: &str, name: &str) -> i64 {
         let r = self

@@ -10,8 +10,9 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use chrono::Duration;
 use labshare_domain::UserId;
+use labshare_persistence::audit::{record, NewEvent};
 use labshare_persistence::auth::{open_session, revoke_session, rotate, Refresh, RevokeReason};
-use labshare_persistence::{institutions, users};
+use labshare_persistence::{institutions, users, DbConn};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -73,6 +74,25 @@ fn check_credentials(password: &str, found: Option<users::Credentials>) -> Optio
     }
 }
 
+/// Records a change of a sign-in session in the audit trail.
+fn audit_session(
+    c: &mut DbConn,
+    user: UserId,
+    session: i64,
+    action: &str,
+    now: chrono::NaiveDateTime,
+) -> Result<(), ApiError> {
+    let event = NewEvent {
+        actor: Some(user),
+        action,
+        object_type: "session",
+        object_id: session,
+        before: None,
+        after: Some(serde_json::json!({"user_id": user.0})),
+    };
+    Ok(record(c, &event, now)?)
+}
+
 fn tokens(state: &AppState, user: UserId, session: i64, refresh: String) -> Result<TokenResponse, ApiError> {
     Ok(TokenResponse {
         access_token: access_token(&state.keys, user, session, state.now())?,
@@ -96,7 +116,7 @@ pub async fn token(state: web::Data<AppState>, body: Body<TokenRequest>) -> Resu
     let (user, session) = match body.0 {
         TokenRequest::Password { username, password } => {
             let found = st
-                .write_anonymous(move |c, _| Ok(users::credentials(c, &username)?))
+                .read_anonymous(move |c| Ok(users::credentials(c, &username)?))
                 .await?;
             let ok = web::block(move || check_credentials(&password, found)).await?;
             let user = ok.ok_or(ApiError::InvalidGrant(
@@ -105,14 +125,16 @@ pub async fn token(state: web::Data<AppState>, body: Body<TokenRequest>) -> Resu
             let session = st
                 .write_anonymous(move |c, now| {
                     let now = now.naive_utc();
-                    Ok(open_session(
+                    let session = open_session(
                         c,
                         user,
                         &hash,
                         now,
                         now + Duration::days(auth::SESSION_TTL_DAYS),
                         now + Duration::days(auth::REFRESH_TTL_DAYS),
-                    )?)
+                    )?;
+                    audit_session(c, user, session, "session.open", now)?;
+                    Ok(session)
                 })
                 .await?;
             (user, session)
@@ -123,11 +145,18 @@ pub async fn token(state: web::Data<AppState>, body: Body<TokenRequest>) -> Resu
                 .write_anonymous(move |c, now| {
                     let now = now.naive_utc();
                     let outcome = rotate(c, &presented, &hash, now, now + Duration::days(auth::REFRESH_TTL_DAYS))?;
-                    if let Refresh::Rotated { user, .. } = outcome {
-                        // A deactivated account cannot refresh.
-                        if users::actor(c, user).is_err() {
-                            return Ok(Refresh::Invalid);
+                    match outcome {
+                        Refresh::Rotated { user, session } => {
+                            // A deactivated account cannot refresh.
+                            if users::actor(c, user).is_err() {
+                                return Ok(Refresh::Invalid);
+                            }
+                            audit_session(c, user, session, "session.refresh", now)?;
                         }
+                        Refresh::Reused { user, session } => {
+                            audit_session(c, user, session, "session.revoke_reuse", now)?
+                        }
+                        Refresh::Invalid => {}
                     }
                     Ok(outcome)
                 })
@@ -135,7 +164,7 @@ pub async fn token(state: web::Data<AppState>, body: Body<TokenRequest>) -> Resu
             match outcome {
                 Refresh::Rotated { user, session } => (user, session),
                 Refresh::Invalid => return Err(ApiError::InvalidGrant("the refresh token is invalid or expired")),
-                Refresh::Reused => {
+                Refresh::Reused { .. } => {
                     return Err(ApiError::InvalidGrant(
                         "the refresh token was already used; its session has been ended",
                     ))

@@ -1,6 +1,6 @@
 //! `/api/v1/institutions`: member units and external organisations.
 
-use crate::dto::{instant, page_args};
+use crate::dto::{all_problems, instant, page_args, parse_field};
 use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::{Body, Id, Query};
 use crate::routes::{allow, audit};
@@ -9,10 +9,11 @@ use crate::{auth::Bearer, page_type};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use labshare_domain::access::{Action, Resource};
-use labshare_domain::catalogue::{Institution, InstitutionData, InstitutionKind, Membership};
+use labshare_domain::catalogue::{check_commission_kind, Institution, InstitutionData, InstitutionKind, Membership};
 use labshare_domain::codes::CreditCode;
 use labshare_domain::InstitutionId;
-use labshare_persistence::institutions::{self as repo, Stored};
+use labshare_persistence::institutions as repo;
+use labshare_persistence::{lock_row, Lockable, Stored};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
@@ -110,8 +111,14 @@ pub struct InstitutionQuery {
     pub cursor: Option<String>,
 }
 
-fn credit_code(text: &str) -> Result<CreditCode, FieldProblem> {
-    CreditCode::parse(text).map_err(|e| FieldProblem::body("/credit_code", "gb32100_check_digit", e.to_string()))
+fn parse_credit_code(problems: &mut Vec<FieldProblem>, text: &str) -> CreditCode {
+    parse_field(
+        problems,
+        "credit_code",
+        "gb32100_check_digit",
+        CreditCode::parse(text),
+        || CreditCode::with_check_digit("00000000000000000").unwrap_or_else(|_| unreachable!("a fixed valid body")),
+    )
 }
 
 /// Register an institution.
@@ -128,7 +135,8 @@ pub async fn create(
     body: Body<InstitutionInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
-    let code = credit_code(&input.credit_code).map_err(|p| ApiError::Validation(vec![p]))?;
+    let mut problems = Vec::new();
+    let code = parse_credit_code(&mut problems, &input.credit_code);
     let data = InstitutionData {
         name: input.name,
         credit_code: code,
@@ -136,10 +144,12 @@ pub async fn create(
         membership: input.membership,
         has_mature_lab: input.has_mature_lab,
     };
-    data.check()?;
+    all_problems(problems, data.check())?;
     let view = state
         .write(&bearer, move |c, ctx| {
             allow(ctx, Action::CreateInstitution, &Resource::Platform)?;
+            let commission_exists = repo::first_of_kind(c, InstitutionKind::Commission)?.is_some();
+            check_commission_kind(None, data.kind, commission_exists)?;
             let view = InstitutionView::from(repo::insert(c, &data, ctx.now_naive())?);
             audit(
                 c,
@@ -212,17 +222,17 @@ pub async fn update(
     body: Body<InstitutionPatch>,
 ) -> Result<web::Json<InstitutionView>, ApiError> {
     let patch = body.0;
-    let code = patch
-        .credit_code
-        .as_deref()
-        .map(credit_code)
-        .transpose()
-        .map_err(|p| ApiError::Validation(vec![p]))?;
     let view = state
         .write(&bearer, move |c, ctx| {
             let id = InstitutionId(id.0);
             allow(ctx, Action::UpdateInstitution, &Resource::Institution(id))?;
+            lock_row(c, Lockable::Institutions, id.0)?;
             let before = repo::get(c, id)?;
+            let mut problems = Vec::new();
+            let code = patch
+                .credit_code
+                .as_deref()
+                .map(|t| parse_credit_code(&mut problems, t));
             let mut data = before.value.data.clone();
             if let Some(v) = patch.name {
                 data.name = v;
@@ -239,7 +249,8 @@ pub async fn update(
             if let Some(v) = patch.has_mature_lab {
                 data.has_mature_lab = v;
             }
-            data.check()?;
+            all_problems(problems, data.check())?;
+            check_commission_kind(Some(before.value.data.kind), data.kind, true)?;
             let before = InstitutionView::from(before);
             let after = InstitutionView::from(repo::update(c, id, &data, ctx.now_naive())?);
             audit(

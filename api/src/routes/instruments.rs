@@ -1,6 +1,6 @@
 //! `/api/v1/instruments`: the catalogue, listing (入网) and managers.
 
-use crate::dto::{instant, money, page_args};
+use crate::dto::{all_problems, instant, money, page_args};
 use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::{Body, Id, Query};
 use crate::routes::{allow, audit};
@@ -15,11 +15,11 @@ use labshare_domain::catalogue::{
     normalise_modes, Contact, InstrumentData, InstrumentStatus, ServiceMode, SharingScope,
 };
 use labshare_domain::codes::CategoryCode;
-use labshare_domain::listing::{is_listing_overdue, transition, ListingAction, ListingStatus};
-use labshare_domain::{InstitutionId, InstrumentId, LabId, UserId};
-use labshare_persistence::institutions::Stored;
+use labshare_domain::listing::{is_listing_overdue, listing_after_edit, transition, ListingAction, ListingStatus};
+use labshare_domain::{InstitutionId, InstrumentId, LabId, Money, UserId};
 use labshare_persistence::instruments::{self as repo, InstrumentRecord, ListingChange};
-use labshare_persistence::{labs, users, DbConn, RepoError};
+use labshare_persistence::Stored;
+use labshare_persistence::{labs, lock_row, users, DbConn, Lockable, RepoError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
@@ -284,7 +284,8 @@ impl InstrumentPatch {
             } == InstrumentPatch::default()
     }
 
-    fn apply(self, d: &mut InstrumentData) -> Result<(), ApiError> {
+    /// Applies the patch, returning the problems of the fields parsed here.
+    fn apply(self, d: &mut InstrumentData) -> Vec<FieldProblem> {
         let mut problems = Vec::new();
         if let Some(v) = self.name_zh {
             d.name_zh = v;
@@ -358,8 +359,13 @@ impl InstrumentPatch {
         if let Some(v) = self.rated_annual_hours {
             d.rated_annual_hours = v;
         }
-        crate::dto::no_problems(problems)
+        problems
     }
+}
+
+/// Stands in for an unparsable category code while the other fields are checked.
+fn fallback_category() -> CategoryCode {
+    CategoryCode::parse("000000").unwrap_or_else(|_| unreachable!("six digits"))
 }
 
 fn category(text: &str) -> Result<CategoryCode, FieldProblem> {
@@ -455,12 +461,15 @@ pub async fn create(
     body: Body<InstrumentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let i = body.0;
-    let code = category(&i.category_code);
-    let value = money("original_value", &i.original_value);
-    let (code, value) = match (code, value) {
-        (Ok(c), Ok(v)) => (c, v),
-        (c, v) => return Err(ApiError::Validation(c.err().into_iter().chain(v.err()).collect())),
-    };
+    let mut problems = Vec::new();
+    let code = category(&i.category_code).unwrap_or_else(|p| {
+        problems.push(p);
+        fallback_category()
+    });
+    let value = money("original_value", &i.original_value).unwrap_or_else(|p| {
+        problems.push(p);
+        Money::ZERO
+    });
     let lab_id = LabId(i.lab_id);
     let view = state
         .write(&bearer, move |c, ctx| {
@@ -509,7 +518,7 @@ pub async fn create(
                 managers: Vec::new(),
             };
             allow(ctx, Action::CreateInstrument, &Resource::Instrument(&access))?;
-            data.check(ctx.today())?;
+            all_problems(problems, data.check(ctx.today()))?;
             let data = InstrumentData {
                 service_modes: normalise_modes(data.service_modes),
                 ..data
@@ -615,6 +624,7 @@ pub async fn update(
     let view = state
         .write(&bearer, move |c, ctx| {
             let id = InstrumentId(id.0);
+            lock_row(c, Lockable::Instruments, id.0)?;
             let before = load_visible(c, ctx, id)?;
             let action = if patch.only_status() {
                 Action::SetInstrumentStatus
@@ -623,14 +633,29 @@ pub async fn update(
             };
             allow(ctx, action, &Resource::Instrument(&before.value.access()))?;
             let mut data = before.value.instrument.data.clone();
-            patch.apply(&mut data)?;
-            data.check(ctx.today())?;
+            let problems = patch.apply(&mut data);
+            all_problems(problems, data.check(ctx.today()))?;
             let data = InstrumentData {
                 service_modes: normalise_modes(data.service_modes),
                 ..data
             };
+            let now = ctx.now_naive();
+            let mut stored = repo::update(c, id, &data, now)?;
+            let listing = stored.value.instrument.listing_status;
+            let kept = listing_after_edit(listing, &data);
+            if kept != listing {
+                // Withdrawn from sharing: the instrument leaves the pool until submitted again.
+                let change = ListingChange {
+                    status: kept,
+                    note: Some("withdrawn from sharing".into()),
+                    submitted_at: None,
+                    decided_at: None,
+                    decided_by: None,
+                };
+                stored = repo::set_listing(c, id, listing, &change, now)?;
+            }
             let before = InstrumentView::new(before, ctx);
-            let after = InstrumentView::new(repo::update(c, id, &data, ctx.now_naive())?, ctx);
+            let after = InstrumentView::new(stored, ctx);
             audit(
                 c,
                 ctx,
@@ -647,6 +672,7 @@ pub async fn update(
 }
 
 fn listing_step(c: &mut DbConn, ctx: &Ctx, id: InstrumentId, step: ListingAction) -> Result<InstrumentView, ApiError> {
+    lock_row(c, Lockable::Instruments, id.0)?;
     let before = load_visible(c, ctx, id)?;
     let action = match step {
         ListingAction::Submit => Action::SubmitListing,

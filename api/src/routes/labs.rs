@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use labshare_domain::access::{Action, Resource};
 use labshare_domain::catalogue::{Accreditation, BiosafetyLevel, Contact, Lab, LabData};
 use labshare_domain::{InstitutionId, LabId};
-use labshare_persistence::institutions::Stored;
 use labshare_persistence::labs as repo;
+use labshare_persistence::{lock_row, Lockable, Stored};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
@@ -167,6 +167,16 @@ pub async fn create(
                     institution_id: institution,
                 },
             )?;
+            match labshare_persistence::institutions::get(c, institution) {
+                Err(labshare_persistence::RepoError::NotFound) => {
+                    return Err(ApiError::Validation(vec![crate::error::FieldProblem::body(
+                        "/institution_id",
+                        "exists",
+                        "no such institution",
+                    )]))
+                }
+                other => other?,
+            };
             let view = LabView::from(repo::insert(c, institution, &data, ctx.now_naive())?);
             audit(c, ctx, "lab.create", "lab", view.id, None::<&()>, Some(&view))?;
             Ok(view)
@@ -239,6 +249,7 @@ pub async fn update(
     let p = body.0;
     let view = state
         .write(&bearer, move |c, ctx| {
+            lock_row(c, Lockable::Labs, id.0)?;
             let before = repo::get(c, LabId(id.0))?;
             allow(
                 ctx,

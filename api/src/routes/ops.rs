@@ -3,7 +3,6 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use actix_web::{web, HttpResponse};
-use diesel::connection::SimpleConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -29,8 +28,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let pool = state.pool.clone();
     let ok = web::block(move || -> Result<(), ApiError> {
         let mut conn = pool.get()?;
-        conn.batch_execute("SELECT 1")
-            .map_err(|e| ApiError::Internal(e.to_string()))
+        Ok(labshare_persistence::ping(&mut conn)?)
     })
     .await;
     match ok {

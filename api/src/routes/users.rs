@@ -12,12 +12,12 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use labshare_domain::access::Resource;
 use labshare_domain::access::{user_list_scope, Action, Role};
-use labshare_domain::users::{check_new_account, check_password_only, UserProfile};
+use labshare_domain::users::{check_new_account, check_password_only, check_platform_office_kept, UserProfile};
 use labshare_domain::{InstitutionId, UserId};
 use labshare_persistence::auth::{revoke_user_sessions, RevokeReason};
-use labshare_persistence::institutions::{self, Stored};
 use labshare_persistence::users::{self as repo, User};
-use labshare_persistence::DbConn;
+use labshare_persistence::{institutions, Stored};
+use labshare_persistence::{lock_row, DbConn, Lockable};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
@@ -132,16 +132,18 @@ pub struct UserQuery {
 }
 
 /// The permission resource of an account (existing or to be created).
-fn user_resource(
+fn user_resource<'a>(
     c: &mut DbConn,
     institution: InstitutionId,
     user: Option<UserId>,
-) -> Result<Resource<'static>, ApiError> {
+    roles: &'a [Role],
+) -> Result<Resource<'a>, ApiError> {
     let inst = institutions::get(c, institution)?;
     Ok(Resource::User {
         institution_id: institution,
         user_id: user,
         institution_kind: inst.value.data.kind,
+        roles,
     })
 }
 
@@ -188,11 +190,10 @@ pub async fn create(
         phone: i.phone,
     };
     check_new_account(&i.username, &i.password, &profile)?;
-    let hash = hash_password(&i.password)?;
     let institution = InstitutionId(i.institution_id);
     let view = state
         .write(&bearer, move |c, ctx| {
-            let resource = match user_resource(c, institution, None) {
+            let resource = match user_resource(c, institution, None, &[]) {
                 Err(ApiError::NotFound) => {
                     return Err(ApiError::Validation(vec![FieldProblem::body(
                         "/institution_id",
@@ -204,6 +205,8 @@ pub async fn create(
             };
             allow(ctx, Action::CreateUser, &resource)?;
             check_roles(ctx, &resource, &i.roles)?;
+            // Hashed only once the actor may create the account.
+            let hash = hash_password(&i.password)?;
             let user = repo::insert(c, institution, &i.username, &hash, &profile, &i.roles, ctx.now_naive())?;
             let view = UserView::from(user);
             audit(c, ctx, "user.create", "user", view.id, None::<&()>, Some(&view))?;
@@ -224,7 +227,7 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
     let view = state
         .read(&bearer, move |c, ctx| {
             let user = repo::get(c, UserId(id.0))?;
-            let resource = user_resource(c, user.value.institution_id, Some(user.value.id))?;
+            let resource = user_resource(c, user.value.institution_id, Some(user.value.id), &user.value.roles)?;
             if !labshare_domain::access::can(&ctx.actor, Action::ReadUser, &resource) {
                 return Err(ApiError::NotFound);
             }
@@ -281,19 +284,16 @@ pub async fn update(
     body: Body<UserPatch>,
 ) -> Result<web::Json<UserView>, ApiError> {
     let p = body.0;
-    let new_hash = match &p.password {
-        Some(pw) => {
-            // The username is checked again inside the transaction.
-            check_password_only("password", pw, "")?;
-            Some(hash_password(pw)?)
-        }
-        None => None,
-    };
+    if let Some(pw) = &p.password {
+        // Checked against the username again inside the transaction.
+        check_password_only("password", pw, "")?;
+    }
     let view = state
         .write(&bearer, move |c, ctx| {
             let id = UserId(id.0);
+            lock_row(c, Lockable::Users, id.0)?;
             let before = repo::get(c, id)?;
-            let resource = user_resource(c, before.value.institution_id, Some(id))?;
+            let resource = user_resource(c, before.value.institution_id, Some(id), &before.value.roles)?;
             if !labshare_domain::access::can(&ctx.actor, Action::ReadUser, &resource) {
                 return Err(ApiError::NotFound);
             }
@@ -340,6 +340,17 @@ pub async fn update(
             }
             profile.check()?;
             let active = p.active.unwrap_or(before.value.active);
+            let was_admin = before.value.active && before.value.roles.contains(&Role::PlatformAdmin);
+            let stays_admin = active
+                && p.roles
+                    .as_ref()
+                    .unwrap_or(&before.value.roles)
+                    .contains(&Role::PlatformAdmin);
+            let active_admins = repo::count_active_with_role(c, Role::PlatformAdmin)?;
+            check_platform_office_kept(was_admin, stays_admin, active_admins)
+                .map_err(|e| ApiError::conflict("last-platform-admin", e.to_string()))?;
+            // Hashed only once the change is allowed.
+            let new_hash = p.password.as_deref().map(hash_password).transpose()?;
             let now = ctx.now_naive();
             repo::update(c, id, &profile, active, new_hash.as_deref(), now)?;
             if let Some(roles) = &p.roles {

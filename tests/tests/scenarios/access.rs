@@ -32,6 +32,11 @@ enum Op {
     ReadAudit,
     CreateInstitution,
     ListingOverdue,
+    UpdateUser,
+    RejectListing,
+    UpdateInstitution,
+    AssignManagers,
+    ReadListedInternal,
 }
 
 /// Who may, for an object of the actor's own institution and of another one.
@@ -39,12 +44,12 @@ enum Op {
 fn expected(op: Op) -> (&'static [&'static str], &'static [&'static str]) {
     use Op::*;
     match op {
-        CreateLab | UpdateLab | CreateInstrument | UpdateInstrument | SubmitListing | CreateUser => {
-            (&["admin", "unit1"], &["admin"])
-        }
+        CreateLab | UpdateLab | CreateInstrument | UpdateInstrument | SubmitListing | CreateUser | UpdateUser
+        | AssignManagers => (&["admin", "unit1"], &["admin"]),
         SetInstrumentStatus => (&["admin", "unit1", "manager1"], &["admin"]),
         ReadUnlistedInstrument => (&ROLES, &["leader", "admin", "regulator"]),
-        ApproveListing => (&["admin"], &["admin"]),
+        ApproveListing | RejectListing | UpdateInstitution => (&["admin"], &["admin"]),
+        ReadListedInternal => (&ROLES, &["leader", "admin", "regulator"]),
         ReadUser => (&["leader", "admin", "unit1"], &["leader", "admin"]),
         ListUsers => (&["leader", "admin", "unit1"], &["leader", "admin", "unit1"]),
         ReadAudit => (&["leader", "admin", "regulator"], &["leader", "admin", "regulator"]),
@@ -168,6 +173,64 @@ fn perform(app: &TestApp, w: &World, op: Op, token: &str, actor: &str, instituti
             .status
         }
         ListingOverdue => app.get("/api/v1/instruments/listing-overdue", token).status,
+        UpdateUser => {
+            let id = create(
+                app,
+                admin,
+                "/api/v1/users",
+                &json!({
+                    "institution_id": institution, "username": unique("d"), "password": "a long enough pass",
+                    "display_name": "同事", "roles": ["researcher"]
+                }),
+            );
+            app.patch(
+                &format!("/api/v1/users/{id}"),
+                token,
+                &json!({"password": "taken over, maybe"}),
+            )
+            .status
+        }
+        RejectListing => {
+            let id = instrument();
+            app.post(&format!("/api/v1/instruments/{id}/listing/submit"), admin, &json!({}))
+                .expect(200);
+            app.post(
+                &format!("/api/v1/instruments/{id}/listing/reject"),
+                token,
+                &json!({"reason": "不全"}),
+            )
+            .status
+        }
+        UpdateInstitution => {
+            app.patch(
+                &format!("/api/v1/institutions/{institution}"),
+                token,
+                &json!({"has_mature_lab": true}),
+            )
+            .status
+        }
+        AssignManagers => {
+            app.put(
+                &format!("/api/v1/instruments/{}/managers", instrument()),
+                token,
+                &json!({"user_ids": []}),
+            )
+            .status
+        }
+        ReadListedInternal => {
+            let id = instrument();
+            app.patch(
+                &format!("/api/v1/instruments/{id}"),
+                admin,
+                &json!({"sharing_scope": "internal"}),
+            )
+            .expect(200);
+            app.post(&format!("/api/v1/instruments/{id}/listing/submit"), admin, &json!({}))
+                .expect(200);
+            app.post(&format!("/api/v1/instruments/{id}/listing/approve"), admin, &json!({}))
+                .expect(200);
+            app.get(&format!("/api/v1/instruments/{id}"), token).status
+        }
     }
 }
 
@@ -208,6 +271,11 @@ fn run_matrix(app: &TestApp) {
             Op::ReadAudit,
             Op::CreateInstitution,
             Op::ListingOverdue,
+            Op::UpdateUser,
+            Op::RejectListing,
+            Op::UpdateInstitution,
+            Op::AssignManagers,
+            Op::ReadListedInternal,
         ] {
             let (own_ok, foreign_ok) = expected(op);
             for (whose, institution, allowed) in [("own", own, own_ok), ("foreign", foreign, foreign_ok)] {
@@ -220,7 +288,8 @@ fn run_matrix(app: &TestApp) {
                     status == 403 || status == 404
                 };
                 // Another unit's unpublished instrument must not even be admitted to exist.
-                let hidden_ok = op != Op::ReadUnlistedInstrument || should || status == 404;
+                let hidden_ok =
+                    !matches!(op, Op::ReadUnlistedInstrument | Op::ReadListedInternal) || should || status == 404;
                 if !ok || !hidden_ok {
                     failures.push(format!(
                         "{actor} {op:?} {whose}: got {status}, expected {}",
@@ -230,7 +299,7 @@ fn run_matrix(app: &TestApp) {
             }
         }
     }
-    assert!(cases >= 190, "{cases} cases");
+    assert!(cases >= 260, "{cases} cases");
     assert!(
         failures.is_empty(),
         "permission matrix mismatches:\n{}",
@@ -241,6 +310,49 @@ fn run_matrix(app: &TestApp) {
 both_backends! {
     fn every_role_may_do_exactly_what_the_measures_allow_on_own_and_foreign_objects(app) {
         run_matrix(&app);
+    }
+
+    fn a_unit_admin_cannot_take_over_an_account_with_a_role_it_cannot_grant(app) {
+        app.seed_demo();
+        let admin = app.login("admin");
+        let unit = app.login("unit1");
+        let first = app.institution_id(&admin, "南宁市第一人民医院");
+        let auditor = create(&app, &admin, "/api/v1/users", &json!({
+            "institution_id": first, "username": "yy-auditor", "password": "auditor passphrase",
+            "display_name": "院内审计", "roles": ["regulator"]
+        }));
+        let path = format!("/api/v1/users/{auditor}");
+        app.patch(&path, &unit, &json!({"password": "taken over now"})).expect(403);
+        app.patch(&path, &unit, &json!({"active": false})).expect(403);
+        app.sign_in("yy-auditor", "auditor passphrase").expect(200);
+    }
+
+    fn the_last_platform_administrator_cannot_be_removed(app) {
+        app.seed_demo();
+        let admin = app.login("admin");
+        let me = app.get("/api/v1/me", &admin).body["user"]["id"].as_i64().unwrap_or_default();
+        let r = app.patch(&format!("/api/v1/users/{me}"), &admin, &json!({"active": false})).expect(409);
+        assert_eq!(r.problem_type(), "/problems/last-platform-admin");
+        app.patch(&format!("/api/v1/users/{me}"), &admin, &json!({"roles": ["regulator"]})).expect(409);
+        let commission = app.institution_id(&admin, "南宁市卫生健康委员会");
+        create(&app, &admin, "/api/v1/users", &json!({
+            "institution_id": commission, "username": "admin2", "password": "second admin pass",
+            "display_name": "平台办 王工", "roles": ["platform_admin"]
+        }));
+        app.patch(&format!("/api/v1/users/{me}"), &admin, &json!({"roles": ["regulator"]})).expect(200);
+    }
+
+    fn no_institution_becomes_or_stops_being_the_commission(app) {
+        app.seed_demo();
+        let admin = app.login("admin");
+        let first = app.institution_id(&admin, "南宁市第一人民医院");
+        let commission = app.institution_id(&admin, "南宁市卫生健康委员会");
+        let r = app.patch(&format!("/api/v1/institutions/{first}"), &admin, &json!({"kind": "commission"})).expect(422);
+        assert_eq!(r.body["errors"][0]["pointer"], "/kind");
+        app.patch(&format!("/api/v1/institutions/{commission}"), &admin, &json!({"kind": "hospital"})).expect(422);
+        let mut body = crate::fixtures::institution_body("另一个委员会", "498599999");
+        body["kind"] = json!("commission");
+        app.post("/api/v1/institutions", &admin, &body).expect(422);
     }
 
     fn a_unit_admin_cannot_grant_commission_roles_or_act_in_another_unit(app) {

@@ -28,8 +28,11 @@ both_backends! {
         assert_eq!(events[3]["after"]["status"], "approved");
 
         // A refused change writes nothing.
+        let researcher = app.login("researcher");
         let n = app.count("audit_events");
-        app.patch(&format!("/api/v1/instruments/{id}"), &app.login("researcher"), &json!({"model": "Y"}));
+        app.patch(&format!("/api/v1/instruments/{id}"), &researcher, &json!({"model": "Y"})).expect(403);
+        app.patch(&format!("/api/v1/instruments/{id}"), &app.login("regulator"), &json!({"model": "Y"})).expect(403);
+        let n = n + 1; // the regulator's sign-in is itself audited
         app.patch(&format!("/api/v1/instruments/{id}"), &unit, &json!({"category_code": "1"})).expect(422);
         assert_eq!(app.count("audit_events"), n);
 

@@ -49,8 +49,10 @@ both_backends! {
         let access2 = second.body["access_token"].as_str().unwrap_or_default().to_owned();
         assert_ne!(r1, r2);
         app.get("/api/v1/me", &access2).expect(200);
-        // The stored token is a hash, never the token itself.
-        assert_eq!(app.count("refresh_tokens"), 2);
+        // The stored token is its SHA-256, never the token itself.
+        let stored = app.strings("SELECT token_hash AS s FROM refresh_tokens ORDER BY id");
+        assert_eq!(stored, vec![labshare_api::auth::token_hash(&r1), labshare_api::auth::token_hash(&r2)]);
+        assert!(stored.iter().all(|h| h.len() == 64 && *h != r1 && *h != r2));
 
         let replay = refresh(&app, &r1).expect(400);
         assert_eq!(replay.body["error"], "invalid_grant");
@@ -58,6 +60,11 @@ both_backends! {
         refresh(&app, &r2).expect(400);
         let gone = app.get("/api/v1/me", &access2).expect(401);
         assert_eq!(gone.problem_type(), "/problems/unauthorized");
+        // Sign-in, rotation and the revocation are in the audit trail.
+        let admin = app.login("admin");
+        let trail = app.get("/api/v1/audit-events?object_type=session&limit=200", &admin).expect(200);
+        let actions: Vec<&str> = trail.body["items"].as_array().map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect()).unwrap_or_default();
+        assert_eq!(&actions[..3], &["session.open", "session.refresh", "session.revoke_reuse"]);
         // Other sessions of the same account are not affected.
         let other = app.login("unit1");
         app.get("/api/v1/me", &other).expect(200);
@@ -71,7 +78,7 @@ both_backends! {
             let handles: Vec<_> = (0..8).map(|_| s.spawn(|| refresh(&app, &token).status)).collect();
             handles.into_iter().map(|h| h.join().unwrap_or(0)).collect()
         });
-        assert!(statuses.iter().filter(|s| **s == 200).count() <= 1, "{statuses:?}");
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
         assert!(statuses.iter().all(|s| *s == 200 || *s == 400), "{statuses:?}");
         // No spent token was rotated twice: at most one successor exists.
         assert!(app.count("refresh_tokens") <= 2);

@@ -229,6 +229,11 @@ both_backends! {
             ("contact_phone", json!("call me"), "/contact_phone"),
             ("photo_url", json!("javascript:alert(1)"), "/photo_url"),
             ("service_modes", json!(["sample", "sample"]), "/service_modes"),
+            ("original_value", json!("1000000000000000000000000000"), "/original_value"),
+            ("original_value", json!("+5.00"), "/original_value"),
+            ("purchase_date", json!("-5000-01-01"), "/purchase_date"),
+            ("commissioning_date", json!("+200000-01-01"), "/commissioning_date"),
+            ("contact_phone", json!("       "), "/contact_phone"),
         ];
         for (field, value, pointer) in cases {
             let mut body = instrument_body(lab, "YY-BAD-1");
@@ -274,6 +279,40 @@ both_backends! {
         let r = app.patch(&path, &unit, &json!({"commissioning_date": "2020-01-01"})).expect(422);
         assert_eq!(r.body["errors"][0]["pointer"], "/commissioning_date");
         assert_eq!(app.get(&path, &unit).body["commissioning_date"], "2021-05-10");
+    }
+
+    fn every_invalid_field_is_reported_at_once(app) {
+        app.seed_demo();
+        let unit = app.login("unit1");
+        let admin = app.login("admin");
+        let lab = lab_of(&app, &unit, app.institution_id(&admin, "南宁市第一人民医院"));
+        let mut body = instrument_body(lab, "YY-MANY-1");
+        body["category_code"] = json!("12");
+        body["original_value"] = json!("1.234");
+        body["name_zh"] = json!("");
+        let r = app.post("/api/v1/instruments", &unit, &body).expect(422);
+        let mut pointers: Vec<&str> = r.body["errors"].as_array().map(|a| a.iter().filter_map(|e| e["pointer"].as_str()).collect()).unwrap_or_default();
+        pointers.sort_unstable();
+        assert_eq!(pointers, vec!["/category_code", "/name_zh", "/original_value"]);
+    }
+
+    fn withdrawing_a_listed_instrument_from_sharing_unlists_it(app) {
+        app.seed_demo();
+        let unit = app.login("unit1");
+        let admin = app.login("admin");
+        let lab = lab_of(&app, &unit, app.institution_id(&admin, "南宁市第一人民医院"));
+        let id = create(&app, &unit, "/api/v1/instruments", &instrument_body(lab, "YY-WD-1"));
+        let path = format!("/api/v1/instruments/{id}");
+        app.post(&format!("{path}/listing/submit"), &unit, &json!({})).expect(200);
+        // Made unfit after submission (behind the API's back): the office cannot approve it.
+        app.execute(&format!("UPDATE instruments SET mode_assisted = false, mode_self_operated = false WHERE id = {id}"));
+        let r = app.post(&format!("{path}/listing/approve"), &admin, &json!({})).expect(409);
+        assert_eq!(r.problem_type(), "/problems/listing-not-eligible");
+        app.patch(&path, &unit, &json!({"service_modes": ["assisted"]})).expect(200);
+        app.post(&format!("{path}/listing/approve"), &admin, &json!({})).expect(200);
+        let r = app.patch(&path, &unit, &json!({"sharing_scope": "none"})).expect(200);
+        assert_eq!(r.body["listing"]["status"], "unlisted");
+        assert_eq!(r.body["listing_overdue"], true);
     }
 
     fn managers_report_status_of_their_instruments_only(app) {

@@ -57,6 +57,16 @@ both_backends! {
         problem(&r, 422, "validation");
         assert_eq!(first_error(&r, "pointer"), "/service_modes/1");
 
+        let r = post(br#"{"institution_id": 2, "name": "a\u0000b", "address": "y", "biosafety_level": "BSL1", "contact_name": "a", "contact_phone": "0771-1234567"}"#);
+        problem(&r, 422, "validation");
+        assert_eq!(first_error(&r, "pointer"), "/name");
+        assert_eq!(first_error(&r, "rule"), "no_nul");
+        let r = app.request(Method::POST, "/api/v1/auth/token", None, Some(&json!({"grant_type": "password", "username": "ad\u{0}min", "password": "x"})));
+        problem(&r, 422, "validation");
+        let r = post(br#"{"institution_id": 987654, "name": "x", "address": "y", "biosafety_level": "BSL1", "contact_name": "a", "contact_phone": "0771-1234567"}"#);
+        problem(&r, 422, "validation");
+        assert_eq!(first_error(&r, "pointer"), "/institution_id");
+
         problem(&app.raw(Method::POST, "/api/v1/labs", Some(&admin), "text/plain", b"{}".to_vec()), 415, "unsupported-media-type");
         let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(100_000));
         problem(&app.raw(Method::POST, "/api/v1/labs", Some(&admin), "application/json", huge.into_bytes()), 413, "payload-too-large");
@@ -82,6 +92,7 @@ both_backends! {
             ("/api/v1/instruments?cursor=!!", "cursor"),
             ("/api/v1/labs?institution_id=x", "institution_id"),
             ("/api/v1/audit-events?from=yesterday", "from"),
+            ("/api/v1/instruments?q=a%00b", "q"),
         ];
         let admin = app.login("admin");
         for (path, parameter) in cases {
