@@ -72,8 +72,10 @@ pub fn enum_array<E: TextEnum>() -> utoipa::openapi::schema::Array {
 pub mod enums {
     use super::{enum_array, enum_object};
     use labshare_domain::access::Role;
+    use labshare_domain::booking::{BlackoutKind, BookingStatus};
     use labshare_domain::catalogue::*;
     use labshare_domain::listing::ListingStatus;
+    use labshare_domain::qualification::QualificationKind;
     use utoipa::openapi::schema::{Array, Object};
 
     macro_rules! schema_fns {
@@ -93,6 +95,9 @@ pub mod enums {
         service_mode, service_modes: ServiceMode;
         listing_status, listing_statuses: ListingStatus;
         role, roles: Role;
+        blackout_kind, blackout_kinds: BlackoutKind;
+        booking_status, booking_statuses: BookingStatus;
+        qualification_kind, qualification_kinds: QualificationKind;
     }
 }
 

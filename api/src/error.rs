@@ -101,6 +101,13 @@ pub enum ApiError {
         detail: String,
         errors: Vec<FieldProblem>,
     },
+    /// A rule of the measures refused the request; `kind` names the rule.
+    #[error("refused ({kind}): {detail}")]
+    Refused {
+        status: StatusCode,
+        kind: &'static str,
+        detail: String,
+    },
     #[error("busy: {0}")]
     Busy(String),
     #[error("internal error: {0}")]
@@ -130,6 +137,7 @@ impl ApiError {
                 "Method not allowed",
             ),
             Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
+            Refused { status, kind, .. } => (*status, kind, "Refused by a rule of the platform"),
             Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Service busy"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
@@ -168,6 +176,7 @@ impl ApiError {
             ),
             ApiError::NotFound => ("no such resource, or not visible to you".into(), None, None),
             ApiError::MethodNotAllowed => ("this resource does not support the method".into(), None, None),
+            ApiError::Refused { detail, .. } => (detail.clone(), None, None),
             ApiError::Conflict { detail, errors, .. } => {
                 (detail.clone(), (!errors.is_empty()).then(|| errors.clone()), None)
             }

@@ -9,9 +9,12 @@ pub mod openapi;
 pub mod routes;
 pub mod seed;
 pub mod state;
+pub mod sweep;
 
 use crate::error::ApiError;
-use crate::routes::{audit, auth as auth_routes, institutions, instruments, labs, ops, users};
+use crate::routes::{
+    audit, auth as auth_routes, bookings, institutions, instruments, labs, ops, qualifications, schedule, users,
+};
 use crate::state::AppState;
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
@@ -95,7 +98,42 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(users::get))
                         .route(web::patch().to(users::update)),
                 )
-                .service(resource("/audit-events").route(web::get().to(audit::list))),
+                .service(resource("/audit-events").route(web::get().to(audit::list)))
+                .service(
+                    resource("/instruments/{id}/booking-rules")
+                        .route(web::get().to(schedule::get_rules))
+                        .route(web::put().to(schedule::set_rules)),
+                )
+                .service(
+                    resource("/instruments/{id}/opening-hours")
+                        .route(web::get().to(schedule::get_opening))
+                        .route(web::put().to(schedule::set_opening)),
+                )
+                .service(
+                    resource("/instruments/{id}/blackouts")
+                        .route(web::get().to(schedule::list_blackouts))
+                        .route(web::post().to(schedule::create_blackout)),
+                )
+                .service(resource("/instruments/{id}/availability").route(web::get().to(schedule::get_availability)))
+                .service(resource("/blackouts/{id}/cancel").route(web::post().to(schedule::cancel_blackout)))
+                .service(
+                    resource("/qualifications")
+                        .route(web::get().to(qualifications::list))
+                        .route(web::post().to(qualifications::create)),
+                )
+                .service(resource("/qualifications/{id}/revoke").route(web::post().to(qualifications::revoke)))
+                .service(
+                    resource("/bookings")
+                        .route(web::get().to(bookings::list))
+                        .route(web::post().to(bookings::create)),
+                )
+                .service(resource("/bookings/{id}").route(web::get().to(bookings::get)))
+                .service(resource("/bookings/{id}/approve").route(web::post().to(bookings::approve)))
+                .service(resource("/bookings/{id}/reject").route(web::post().to(bookings::reject)))
+                .service(resource("/bookings/{id}/cancel").route(web::post().to(bookings::cancel)))
+                .service(resource("/bookings/{id}/check-in").route(web::post().to(bookings::check_in)))
+                .service(resource("/bookings/{id}/check-out").route(web::post().to(bookings::check_out)))
+                .service(resource("/bookings/{id}/no-show").route(web::post().to(bookings::no_show))),
         )
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));
@@ -105,7 +143,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 ///
 /// # Errors
 /// I/O errors of the listener.
-pub fn serve(state: AppState, listener: std::net::TcpListener) -> std::io::Result<Server> {
+/// `sweep_every` runs the booking sweep in the background (tests pass
+/// `None` and call [`sweep::run_once`] on their own clock). Must be called
+/// inside an actix runtime.
+pub fn serve(
+    state: AppState,
+    listener: std::net::TcpListener,
+    sweep_every: Option<std::time::Duration>,
+) -> std::io::Result<Server> {
+    if let Some(every) = sweep_every {
+        actix_web::rt::spawn(sweep::run_forever(state.clone(), every));
+    }
     let data = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()

@@ -161,6 +161,6 @@ fn serve() -> Result<(), String> {
     println!("  Swagger UI:   http://{addr}/docs/");
     println!("  OpenAPI spec: http://{addr}/api/openapi.json");
     actix_web::rt::System::new()
-        .block_on(async move { labshare_api::serve(state, listener)?.await })
+        .block_on(async move { labshare_api::serve(state, listener, Some(std::time::Duration::from_secs(60)))?.await })
         .map_err(|e| e.to_string())
 }

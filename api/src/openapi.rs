@@ -1,7 +1,7 @@
 //! The published contract: every operation, its schemas and its errors.
 
 use crate::error::{FieldProblem, Problem};
-use crate::routes::{audit, auth, institutions, instruments, labs, ops, users};
+use crate::routes::{audit, auth, bookings, institutions, instruments, labs, ops, qualifications, schedule, users};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -25,6 +25,11 @@ use utoipa::{Modify, OpenApi};
         instruments::submit_listing, instruments::approve_listing, instruments::reject_listing,
         users::create, users::list, users::get, users::update,
         audit::list,
+        schedule::get_rules, schedule::set_rules, schedule::get_opening, schedule::set_opening,
+        schedule::create_blackout, schedule::list_blackouts, schedule::cancel_blackout, schedule::get_availability,
+        qualifications::create, qualifications::list, qualifications::revoke,
+        bookings::create, bookings::list, bookings::get, bookings::approve, bookings::reject, bookings::cancel,
+        bookings::check_in, bookings::check_out, bookings::no_show,
         ops::healthz, ops::readyz,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -37,6 +42,9 @@ use utoipa::{Modify, OpenApi};
         (name = "listing", description = "Listing (入网) of instruments in the shared pool"),
         (name = "users", description = "Accounts and roles"),
         (name = "audit", description = "The audit trail"),
+        (name = "schedule", description = "Booking rules, opening hours, blackouts and availability of instruments"),
+        (name = "qualifications", description = "上机资格 on instruments and biosafety qualifications"),
+        (name = "bookings", description = "Booking instrument time, from request to check-out"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

@@ -46,6 +46,10 @@ impl Actor {
     fn reads_all(&self) -> bool {
         self.any(&[Role::Commission, Role::PlatformAdmin, Role::Regulator])
     }
+    /// Runs the instrument: its assigned manager, its unit's admin, or the platform office.
+    fn runs(&self, i: &InstrumentAccess) -> bool {
+        self.admin_of(i.institution_id) || (self.has(Role::InstrumentManager) && i.managers.contains(&self.user_id))
+    }
     fn admin_of(&self, institution: InstitutionId) -> bool {
         self.has(Role::PlatformAdmin) || (self.has(Role::UnitAdmin) && self.institution_id == institution)
     }
@@ -74,6 +78,20 @@ pub enum Action {
     /// Give or take away a role.
     GrantRole(Role),
     ReadAuditTrail,
+    /// Set an instrument's booking rules, opening hours and blackouts.
+    ManageSchedule,
+    /// Certify or revoke users on an instrument.
+    CertifyOnInstrument,
+    /// Certify or revoke a user's biosafety qualification.
+    CertifyBiosafety,
+    /// Book time on an instrument.
+    Book,
+    ReadBooking,
+    /// Approve or reject a pending booking.
+    DecideBooking,
+    /// Check a user in or out, or record a no-show.
+    OperateBooking,
+    CancelBooking,
 }
 
 /// What an instrument looks like to the permission rules.
@@ -83,6 +101,15 @@ pub struct InstrumentAccess {
     pub listing: ListingStatus,
     pub sharing_scope: SharingScope,
     pub managers: Vec<UserId>,
+}
+
+/// What a booking looks like to the permission rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BookingAccess {
+    pub user_id: UserId,
+    /// The booker's institution.
+    pub institution_id: InstitutionId,
+    pub instrument: InstrumentAccess,
 }
 
 /// The object an action is applied to; `Platform` for actions on no object
@@ -97,6 +124,7 @@ pub enum Resource<'a> {
     },
     /// An instrument, or the creation of one, in an institution.
     Instrument(&'a InstrumentAccess),
+    Booking(&'a BookingAccess),
     /// A user account, or the creation of one, in an institution.
     User {
         institution_id: InstitutionId,
@@ -126,10 +154,7 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
             A::CreateInstrument | A::UpdateInstrument | A::AssignInstrumentManagers | A::SubmitListing,
             R::Instrument(i),
         ) => actor.admin_of(i.institution_id),
-        (A::SetInstrumentStatus, R::Instrument(i)) => {
-            actor.admin_of(i.institution_id)
-                || (actor.has(Role::InstrumentManager) && i.managers.contains(&actor.user_id))
-        }
+        (A::SetInstrumentStatus, R::Instrument(i)) => actor.runs(i),
         (A::DecideListing, R::Instrument(_)) => actor.has(Role::PlatformAdmin),
         (
             A::ReadUser,
@@ -167,6 +192,20 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
                 && (actor.has(Role::PlatformAdmin) || (actor.admin_of(*institution_id) && unit_admin_may_grant(role)))
         }
         (A::ReadAuditTrail, R::Platform) => actor.reads_all(),
+        (A::ManageSchedule | A::CertifyOnInstrument, R::Instrument(i)) => actor.runs(i),
+        (A::CertifyBiosafety, R::User { institution_id, .. }) => actor.admin_of(*institution_id),
+        (A::Book, R::Instrument(i)) => {
+            actor.any(&[Role::Researcher, Role::InstrumentManager, Role::UnitAdmin])
+                && instrument_visibility(actor).admits(i.institution_id, i.listing, i.sharing_scope)
+        }
+        (A::ReadBooking, R::Booking(b)) => {
+            b.user_id == actor.user_id
+                || actor.reads_all()
+                || actor.runs(&b.instrument)
+                || actor.admin_of(b.institution_id)
+        }
+        (A::DecideBooking | A::OperateBooking, R::Booking(b)) => actor.runs(&b.instrument),
+        (A::CancelBooking, R::Booking(b)) => b.user_id == actor.user_id || actor.runs(&b.instrument),
         _ => false,
     }
 }

@@ -5,12 +5,14 @@
 //! is the crate to read when checking the product against the measures.
 
 pub mod access;
+pub mod booking;
 pub mod catalogue;
 pub mod codes;
 pub mod ids;
 pub mod listing;
 pub mod money;
 pub mod policy;
+pub mod qualification;
 pub mod text_enum;
 pub mod users;
 pub mod validation;

@@ -2,14 +2,48 @@
 //! administrator may change.
 
 use crate::Money;
+use chrono::FixedOffset;
 
-/// Policy values the catalogue rules use.
+/// UTC+8 (Asia/Shanghai), the platform's local time when the policy holds no valid offset.
+const CHINA_STANDARD_TIME: FixedOffset = match FixedOffset::east_opt(8 * 3600) {
+    Some(offset) => offset,
+    None => panic!("UTC+8 is a valid offset"),
+};
+
+/// Policy values the catalogue and booking rules use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
     /// Instruments worth at least this much must be listed (入网), 500,000 CNY.
     pub listing_threshold: Money,
     /// Rated annual hours (定额机时) of a new instrument, 1600 h.
     pub default_rated_annual_hours: i32,
+    /// How far ahead a booking must start unless the instrument sets its own
+    /// lead time, so that managers can prepare: 24 h.
+    pub booking_lead_minutes: i64,
+    /// Check-in opens this long before the start, so users can set up: 15 min.
+    pub check_in_opens_minutes: i64,
+    /// A booking not checked in this long after its start is a no-show and
+    /// frees the instrument: 30 min.
+    pub no_show_after_minutes: i64,
+    /// Cancelling is free until this long before the start; later it costs
+    /// the booked fee: 24 h.
+    pub free_cancellation_hours: i64,
+    /// This many no-shows within `no_show_window_days` suspend booking: 3.
+    pub no_show_limit: usize,
+    /// The window in which no-shows are counted: 90 days.
+    pub no_show_window_days: i64,
+    /// How long a suspension for no-shows lasts: 30 days.
+    pub suspension_days: i64,
+    /// The platform's local time as seconds east of UTC (opening hours and
+    /// slots are local): 8 h, Asia/Shanghai, which has no daylight saving.
+    pub local_offset_seconds: i32,
+}
+
+impl Policy {
+    /// The platform's local offset; UTC+8 when `local_offset_seconds` is out of range.
+    pub fn local_offset(&self) -> FixedOffset {
+        FixedOffset::east_opt(self.local_offset_seconds).unwrap_or(CHINA_STANDARD_TIME)
+    }
 }
 
 impl Default for Policy {
@@ -17,6 +51,38 @@ impl Default for Policy {
         Self {
             listing_threshold: Money::yuan(500_000),
             default_rated_annual_hours: 1600,
+            booking_lead_minutes: 24 * 60,
+            check_in_opens_minutes: 15,
+            no_show_after_minutes: 30,
+            free_cancellation_hours: 24,
+            no_show_limit: 3,
+            no_show_window_days: 90,
+            suspension_days: 30,
+            local_offset_seconds: 8 * 3600,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_local_time_is_china_standard_time() {
+        assert_eq!(Policy::default().local_offset().local_minus_utc(), 8 * 3600);
+    }
+
+    #[test]
+    fn an_out_of_range_offset_falls_back_to_china_standard_time() {
+        let policy = Policy {
+            local_offset_seconds: 100_000,
+            ..Policy::default()
+        };
+        assert_eq!(policy.local_offset().local_minus_utc(), 8 * 3600);
+        let west = Policy {
+            local_offset_seconds: -5 * 3600,
+            ..Policy::default()
+        };
+        assert_eq!(west.local_offset().local_minus_utc(), -5 * 3600);
     }
 }

@@ -40,6 +40,15 @@ impl From<DieselError> for RepoError {
             DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
                 Self::Busy(info.message().to_owned())
             }
+            // SQLite's overlap trigger raises this; PostgreSQL's exclusion constraint has the same name.
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info.message().contains("bookings_no_overlap") =>
+            {
+                Self::Conflict {
+                    kind: ConflictKind::Exclusion,
+                    constraint: "bookings_no_overlap".into(),
+                }
+            }
             DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
                 if info.message().contains("database is locked") || info.message().contains("deadlock detected") =>
             {

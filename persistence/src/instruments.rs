@@ -431,3 +431,28 @@ pub fn listing_overdue(
     let rows: Vec<Row> = q.select(Row::as_select()).order(t::id).limit(limit + 1).load(conn)?;
     with_managers(conn, rows, limit)
 }
+
+/// The instruments a user manages.
+///
+/// # Errors
+/// Database errors.
+pub fn managed_by(conn: &mut DbConn, user: UserId) -> Result<Vec<InstrumentId>, RepoError> {
+    let ids: Vec<i64> = m::table
+        .filter(m::user_id.eq(user.0))
+        .order(m::instrument_id)
+        .select(m::instrument_id)
+        .load(conn)?;
+    Ok(ids.into_iter().map(InstrumentId).collect())
+}
+
+/// The ids of an institution's instruments.
+///
+/// # Errors
+/// Database errors.
+pub fn ids_of_institution(conn: &mut DbConn, institution: InstitutionId) -> Result<Vec<i64>, RepoError> {
+    Ok(t::table
+        .filter(t::institution_id.eq(institution.0))
+        .order(t::id)
+        .select(t::id)
+        .load(conn)?)
+}

@@ -6,11 +6,14 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bookings;
 pub mod db;
 pub mod error;
 pub mod institutions;
 pub mod instruments;
 pub mod labs;
+pub mod qualifications;
+pub mod schedule;
 pub mod schema;
 pub mod text;
 pub mod users;

@@ -133,6 +133,80 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    booking_rules (instrument_id) {
+        instrument_id -> BigInt,
+        slot_minutes -> Integer,
+        min_minutes -> Integer,
+        max_minutes -> Integer,
+        lead_minutes -> Nullable<Integer>,
+        horizon_days -> Integer,
+        auto_approve -> Bool,
+    }
+}
+
+diesel::table! {
+    opening_hours (id) {
+        id -> BigInt,
+        instrument_id -> BigInt,
+        weekday -> Integer,
+        opens_minute -> Integer,
+        closes_minute -> Integer,
+    }
+}
+
+diesel::table! {
+    blackouts (id) {
+        id -> BigInt,
+        instrument_id -> BigInt,
+        kind -> Text,
+        reason -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        cancelled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    qualifications (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        kind -> Text,
+        instrument_id -> Nullable<BigInt>,
+        biosafety_level -> Nullable<Text>,
+        certified_by -> BigInt,
+        certified_at -> Timestamp,
+        expires_on -> Date,
+        note -> Text,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    bookings (id) {
+        id -> BigInt,
+        instrument_id -> BigInt,
+        user_id -> BigInt,
+        institution_id -> BigInt,
+        mode -> Text,
+        purpose -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        status -> Text,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        reason -> Nullable<Text>,
+        late_cancellation -> Bool,
+        checked_in_at -> Nullable<Timestamp>,
+        checked_out_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(labs -> institutions (institution_id));
@@ -140,6 +214,10 @@ diesel::joinable!(instruments -> labs (lab_id));
 diesel::joinable!(instrument_managers -> instruments (instrument_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
+diesel::joinable!(booking_rules -> instruments (instrument_id));
+diesel::joinable!(opening_hours -> instruments (instrument_id));
+diesel::joinable!(blackouts -> instruments (instrument_id));
+diesel::joinable!(bookings -> instruments (instrument_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     institutions,
@@ -151,4 +229,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     refresh_tokens,
     audit_events,
+    booking_rules,
+    opening_hours,
+    blackouts,
+    qualifications,
+    bookings,
 );

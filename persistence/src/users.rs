@@ -260,3 +260,15 @@ pub fn list(conn: &mut DbConn, f: &Filter) -> Result<Page<Stored<User>>, RepoErr
         .collect();
     Ok(Page::from_overfetch(items, f.limit, |s: &Stored<User>| s.value.id.0))
 }
+
+/// The ids of an institution's accounts.
+///
+/// # Errors
+/// Database errors.
+pub fn ids_of_institution(conn: &mut DbConn, institution: InstitutionId) -> Result<Vec<i64>, RepoError> {
+    Ok(t::table
+        .filter(t::institution_id.eq(institution.0))
+        .order(t::id)
+        .select(t::id)
+        .load(conn)?)
+}

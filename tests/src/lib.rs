@@ -129,6 +129,7 @@ pub struct TestApp {
     pub pool: DbPool,
     pub url: DbUrl,
     clock: Arc<Mutex<DateTime<Utc>>>,
+    state: AppState,
     handle: Option<actix_web::dev::ServerHandle>,
     thread: Option<std::thread::JoinHandle<()>>,
     _db: Db,
@@ -209,19 +210,20 @@ impl TestApp {
         }
         let clock = Arc::new(Mutex::new(Utc::now()));
         let clock_for_app = clock.clone();
-        let state = AppState {
+        let app_state = AppState {
             pool: pool.clone(),
             clock: Arc::new(move || *clock_for_app.lock().unwrap_or_else(|p| p.into_inner())),
             keys: Arc::new(Keys::new("test-secret-test-secret-test-secret")),
             policy: Arc::new(Policy::default()),
         };
+        let state = app_state.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
         let port = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}")).port();
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
             let system = actix_web::rt::System::new();
             system.block_on(async move {
-                let server = labshare_api::serve(state, listener).unwrap_or_else(|e| panic!("serve: {e}"));
+                let server = labshare_api::serve(state, listener, None).unwrap_or_else(|e| panic!("serve: {e}"));
                 let _ = tx.send(server.handle());
                 let _ = server.await;
             });
@@ -237,10 +239,21 @@ impl TestApp {
             pool,
             url,
             clock,
+            state: app_state,
             handle: Some(handle),
             thread: Some(thread),
             _db: db,
         }
+    }
+
+    /// The server's current time.
+    pub fn now(&self) -> DateTime<Utc> {
+        *self.clock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs the booking sweep once at the server's current time.
+    pub fn sweep(&self) -> labshare_api::sweep::SweepReport {
+        labshare_api::sweep::run_once(&self.state, self.now()).unwrap_or_else(|e| panic!("sweep: {e}"))
     }
 
     /// Moves the server's clock.

@@ -433,7 +433,7 @@ pub struct PageQuery {
 }
 
 /// Loads an instrument the actor may see; an invisible one does not exist for it.
-fn load_visible(c: &mut DbConn, ctx: &Ctx, id: InstrumentId) -> Result<Stored<InstrumentRecord>, ApiError> {
+pub fn load_visible(c: &mut DbConn, ctx: &Ctx, id: InstrumentId) -> Result<Stored<InstrumentRecord>, ApiError> {
     let s = repo::get(c, id)?;
     if can(
         &ctx.actor,

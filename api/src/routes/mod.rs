@@ -2,10 +2,13 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bookings;
 pub mod institutions;
 pub mod instruments;
 pub mod labs;
 pub mod ops;
+pub mod qualifications;
+pub mod schedule;
 pub mod users;
 
 use crate::error::ApiError;

@@ -1,0 +1,96 @@
+//! The sweep inside the server: pending bookings whose start has passed
+//! expire, approved ones not checked in 30 min after their start become
+//! no-shows. It runs every minute on the server's clock; tests call
+//! [`run_once`] after moving the clock.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use chrono::{DateTime, Utc};
+use labshare_domain::booking::{transition, BookingAction, BookingStatus};
+use labshare_domain::policy::Policy;
+use labshare_persistence::audit::{record, NewEvent};
+use labshare_persistence::bookings::{self, Change};
+use labshare_persistence::{write_tx, DbConn, RepoError};
+
+/// What one sweep changed.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SweepReport {
+    pub expired: Vec<i64>,
+    pub no_shows: Vec<i64>,
+}
+
+fn apply(
+    c: &mut DbConn,
+    id: i64,
+    action: BookingAction,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let before = bookings::get(c, id)?;
+    let Ok(to) = transition(before.status, &action, &before.window, policy, now) else {
+        return Ok(false);
+    };
+    match bookings::transition(c, id, before.status, to, &Change::default(), now.naive_utc()) {
+        Ok(_) => {}
+        // Moved on meanwhile (checked in, cancelled): nothing to do.
+        Err(RepoError::NotFound) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    let event = NewEvent {
+        actor: None,
+        action: if to == BookingStatus::Expired {
+            "booking.expire"
+        } else {
+            "booking.no_show"
+        },
+        object_type: "booking",
+        object_id: id,
+        before: Some(serde_json::json!({"status": before.status.to_string()})),
+        after: Some(serde_json::json!({"status": to.to_string()})),
+    };
+    record(c, &event, now.naive_utc())?;
+    Ok(true)
+}
+
+/// Expires and marks no-shows as of `now`, in one transaction.
+///
+/// # Errors
+/// Database errors; nothing is changed then.
+pub fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepReport, ApiError> {
+    let mut conn = state.pool.get()?;
+    let policy = state.policy.clone();
+    write_tx(&mut conn, |c| {
+        let grace = chrono::Duration::minutes(policy.no_show_after_minutes);
+        let (expire, no_show) = bookings::due_for_sweep(c, now, grace)?;
+        let mut report = SweepReport::default();
+        for id in expire {
+            if apply(c, id, BookingAction::Expire, &policy, now)? {
+                report.expired.push(id);
+            }
+        }
+        for id in no_show {
+            if apply(c, id, BookingAction::MarkNoShow, &policy, now)? {
+                report.no_shows.push(id);
+            }
+        }
+        Ok(report)
+    })
+}
+
+/// Runs the sweep every `every` until the server stops.
+pub async fn run_forever(state: AppState, every: std::time::Duration) {
+    let mut ticker = actix_web::rt::time::interval(every);
+    loop {
+        ticker.tick().await;
+        let st = state.clone();
+        let now = st.now();
+        match actix_web::web::block(move || run_once(&st, now)).await {
+            Ok(Ok(r)) if !r.expired.is_empty() || !r.no_shows.is_empty() => {
+                log::info!("sweep: {} expired, {} no-shows", r.expired.len(), r.no_shows.len());
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => log::warn!("sweep failed: {e}"),
+            Err(e) => log::warn!("sweep could not run: {e}"),
+        }
+    }
+}
