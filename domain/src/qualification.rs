@@ -144,9 +144,21 @@ mod tests {
     #[test]
     fn a_qualification_is_valid_through_its_expiry_day_unless_revoked() {
         let q = qualification(QualificationKind::Instrument, None, date(2026, 12, 31));
-        assert!(qualified_on(std::slice::from_ref(&q), InstrumentId(7), date(2026, 12, 31)));
-        assert!(!qualified_on(std::slice::from_ref(&q), InstrumentId(7), date(2027, 1, 1)));
-        assert!(!qualified_on(std::slice::from_ref(&q), InstrumentId(8), date(2026, 6, 1)));
+        assert!(qualified_on(
+            std::slice::from_ref(&q),
+            InstrumentId(7),
+            date(2026, 12, 31)
+        ));
+        assert!(!qualified_on(
+            std::slice::from_ref(&q),
+            InstrumentId(7),
+            date(2027, 1, 1)
+        ));
+        assert!(!qualified_on(
+            std::slice::from_ref(&q),
+            InstrumentId(8),
+            date(2026, 6, 1)
+        ));
         let revoked = Qualification {
             revoked_at: Some(q.certified_at),
             ..q

@@ -3,6 +3,7 @@
 mod access;
 mod audit;
 mod auth;
+mod bookings;
 mod catalogue;
 mod contract;
 mod errors;
