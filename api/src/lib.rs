@@ -13,7 +13,7 @@ pub mod sweep;
 
 use crate::error::ApiError;
 use crate::routes::{
-    audit, auth as auth_routes, bookings, institutions, instruments, labs, ops, qualifications, schedule, users,
+    audit, auth as auth_routes, bookings, institutions, instruments, labs, ops, qualifications, schedule, usage, users,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -133,7 +133,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/bookings/{id}/cancel").route(web::post().to(bookings::cancel)))
                 .service(resource("/bookings/{id}/check-in").route(web::post().to(bookings::check_in)))
                 .service(resource("/bookings/{id}/check-out").route(web::post().to(bookings::check_out)))
-                .service(resource("/bookings/{id}/no-show").route(web::post().to(bookings::no_show))),
+                .service(resource("/bookings/{id}/no-show").route(web::post().to(bookings::no_show)))
+                .service(
+                    resource("/usage-records")
+                        .route(web::get().to(usage::list))
+                        .route(web::post().to(usage::create)),
+                )
+                .service(resource("/usage-records/{id}").route(web::get().to(usage::get))),
         )
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));

@@ -1,7 +1,9 @@
 //! The published contract: every operation, its schemas and its errors.
 
 use crate::error::{FieldProblem, Problem};
-use crate::routes::{audit, auth, bookings, institutions, instruments, labs, ops, qualifications, schedule, users};
+use crate::routes::{
+    audit, auth, bookings, institutions, instruments, labs, ops, qualifications, schedule, usage, users,
+};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -30,6 +32,7 @@ use utoipa::{Modify, OpenApi};
         qualifications::create, qualifications::list, qualifications::revoke,
         bookings::create, bookings::list, bookings::get, bookings::approve, bookings::reject, bookings::cancel,
         bookings::check_in, bookings::check_out, bookings::no_show,
+        usage::create, usage::list, usage::get,
         ops::healthz, ops::readyz,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -45,6 +48,7 @@ use utoipa::{Modify, OpenApi};
         (name = "schedule", description = "Booking rules, opening hours, blackouts and availability of instruments"),
         (name = "qualifications", description = "上机资格 on instruments and biosafety qualifications"),
         (name = "bookings", description = "Booking instrument time, from request to check-out"),
+        (name = "usage", description = "Usage records (机时记录): actual use, billed and effective time"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

@@ -8,12 +8,16 @@ pub mod access;
 pub mod booking;
 pub mod catalogue;
 pub mod codes;
+pub mod ical;
 pub mod ids;
 pub mod listing;
 pub mod money;
 pub mod policy;
 pub mod qualification;
+pub mod rating;
+pub mod service;
 pub mod text_enum;
+pub mod usage;
 pub mod users;
 pub mod validation;
 

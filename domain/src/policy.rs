@@ -37,6 +37,10 @@ pub struct Policy {
     /// The platform's local time as seconds east of UTC (opening hours and
     /// slots are local): 8 h, Asia/Shanghai, which has no daylight saving.
     pub local_offset_seconds: i32,
+    /// Use running past the booked end by more than this is billed by the actual time, 10 min.
+    pub overrun_grace_minutes: i64,
+    /// Billed time is rounded up to this increment, 30 min.
+    pub billing_increment_minutes: i64,
 }
 
 impl Policy {
@@ -59,6 +63,8 @@ impl Default for Policy {
             no_show_window_days: 90,
             suspension_days: 30,
             local_offset_seconds: 8 * 3600,
+            overrun_grace_minutes: 10,
+            billing_increment_minutes: 30,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod qualifications;
 pub mod schedule;
 pub mod schema;
 pub mod text;
+pub mod usage;
 pub mod users;
 
 pub use db::{

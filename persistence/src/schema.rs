@@ -207,6 +207,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    usage_records (id) {
+        id -> BigInt,
+        instrument_id -> BigInt,
+        booking_id -> Nullable<BigInt>,
+        user_id -> BigInt,
+        institution_id -> BigInt,
+        operator_id -> BigInt,
+        mode -> Text,
+        started_at -> Timestamp,
+        ended_at -> Timestamp,
+        effective_minutes -> Integer,
+        billed_minutes -> Integer,
+        walk_in -> Bool,
+        note -> Text,
+        recorded_by -> BigInt,
+        recorded_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(labs -> institutions (institution_id));
@@ -234,4 +254,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     blackouts,
     qualifications,
     bookings,
+    usage_records,
 );

@@ -442,6 +442,9 @@ fn step(c: &mut DbConn, ctx: &Ctx, id: i64, action: BookingAction) -> Result<Boo
         }
         Err(e) => return Err(overlap_as_problem(e)),
     };
+    if to == BookingStatus::Completed {
+        crate::routes::usage::record_check_out(c, ctx, &after)?;
+    }
     let (before, after) = (BookingView::from(before), BookingView::from(after));
     audit(c, ctx, name, "booking", id, Some(&before), Some(&after))?;
     Ok(after)

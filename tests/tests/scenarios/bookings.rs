@@ -133,6 +133,16 @@ both_backends! {
         assert_eq!(r.body["status"], "completed");
         assert!(r.body["checked_out_at"].is_string());
 
+        // Check-out wrote the usage record: 2 h 10 min used, the 2 h booked billed (within the grace).
+        let researcher = app.login("researcher");
+        let usage = app.get(&format!("/api/v1/usage-records?instrument_id={instrument}"), &researcher).expect(200);
+        let record = &usage.body["items"][0];
+        assert_eq!(record["booking_id"], id);
+        assert_eq!(record["effective_minutes"], 130);
+        assert_eq!(record["billed_minutes"], 120);
+        assert_eq!(record["walk_in"], false);
+        assert_eq!(record["operator_id"], app.get("/api/v1/me", &manager).body["user"]["id"]);
+
         let admin = app.login("admin");
         let trail = app.get(&format!("/api/v1/audit-events?object_type=booking&object_id={id}"), &admin).expect(200);
         let actions: Vec<&str> = trail.body["items"].as_array().map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect()).unwrap_or_default();
@@ -385,5 +395,51 @@ both_backends! {
         assert_eq!(hours.body["intervals"].as_array().map(Vec::len), Some(7));
         let r = app.get(&format!("/api/v1/instruments/{instrument}/availability?from={}&to={}", urlencode(&at(&app, 0, 0, 0)), urlencode(&at(&app, 40, 0, 0))), &unit).expect(400);
         assert_eq!(r.body["errors"][0]["parameter"], "to");
+    }
+
+    fn an_overrun_past_the_grace_bills_the_actual_time_and_walk_ins_are_recorded(app) {
+        app.seed_demo();
+        let instrument = bookable_instrument(&app, json!(["self_operated", "assisted"]));
+        let researcher = app.login("researcher");
+        let manager = app.login("manager1");
+        let midnight = local(&app, 0, 0, 0);
+        let t = |d: i64, h: i64, m: i64| midnight + Duration::days(d) + Duration::hours(h) + Duration::minutes(m);
+        let id = id_of(&book(&app, &researcher, instrument, &t(2, 9, 0).to_rfc3339(), &t(2, 10, 0).to_rfc3339(), "assisted").expect(201));
+        app.post(&format!("/api/v1/bookings/{id}/approve"), &manager, &json!({})).expect(200);
+        set_clock(&app, t(2, 9, 0));
+        let manager = app.login("manager1");
+        app.post(&format!("/api/v1/bookings/{id}/check-in"), &manager, &json!({})).expect(200);
+        set_clock(&app, t(2, 10, 11));
+        let manager = app.login("manager1");
+        app.post(&format!("/api/v1/bookings/{id}/check-out"), &manager, &json!({})).expect(200);
+        let r = app.get(&format!("/api/v1/usage-records?instrument_id={instrument}"), &manager).expect(200);
+        assert_eq!((r.body["items"][0]["effective_minutes"].as_i64(), r.body["items"][0]["billed_minutes"].as_i64()), (Some(71), Some(90)));
+
+        // A walk-in after the fact, billed by its actual time rounded up.
+        set_clock(&app, t(2, 12, 0));
+        let manager = app.login("manager1");
+        let researcher = app.login("researcher");
+        let me = app.get("/api/v1/me", &researcher).body["user"]["id"].as_i64().unwrap_or_default();
+        let walk_in = json!({"instrument_id": instrument, "user_id": me, "mode": "assisted",
+            "started_at": t(2, 11, 0).to_rfc3339(), "ended_at": t(2, 11, 40).to_rfc3339(), "note": "临时加急样本"});
+        app.post("/api/v1/usage-records", &app.login("researcher"), &walk_in).expect(403);
+        let r = app.post("/api/v1/usage-records", &manager, &walk_in).expect(201);
+        assert_eq!((r.body["walk_in"].as_bool(), r.body["effective_minutes"].as_i64(), r.body["billed_minutes"].as_i64()), (Some(true), Some(40), Some(60)));
+        // Overlapping another recorded use, or in the future, is refused and nothing is written.
+        let before = app.count("usage_records");
+        let mut overlapping = walk_in.clone();
+        overlapping["started_at"] = json!(t(2, 10, 0).to_rfc3339());
+        let r = app.post("/api/v1/usage-records", &manager, &overlapping).expect(422);
+        assert_eq!(r.body["errors"][0]["pointer"], "/started_at");
+        let mut future = walk_in.clone();
+        future["started_at"] = json!(t(2, 20, 0).to_rfc3339());
+        future["ended_at"] = json!(t(2, 21, 0).to_rfc3339());
+        let r = app.post("/api/v1/usage-records", &manager, &future).expect(422);
+        assert_eq!(r.body["errors"][0]["pointer"], "/ended_at");
+        assert_eq!(app.count("usage_records"), before);
+        // The researcher sees its own records; another unit's researcher sees none.
+        let mine = app.get("/api/v1/usage-records", &app.login("researcher")).expect(200);
+        assert_eq!(mine.body["items"].as_array().map(Vec::len), Some(2));
+        assert_eq!(app.get("/api/v1/usage-records", &app.login("guest")).expect(200).body["items"], json!([]));
     }
 }
