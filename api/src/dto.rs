@@ -76,6 +76,7 @@ pub mod enums {
     use labshare_domain::catalogue::*;
     use labshare_domain::listing::ListingStatus;
     use labshare_domain::qualification::QualificationKind;
+    use labshare_domain::service::{OrderStatus, SampleType, ServiceUnit};
     use utoipa::openapi::schema::{Array, Object};
 
     macro_rules! schema_fns {
@@ -98,6 +99,9 @@ pub mod enums {
         blackout_kind, blackout_kinds: BlackoutKind;
         booking_status, booking_statuses: BookingStatus;
         qualification_kind, qualification_kinds: QualificationKind;
+        service_unit, service_units: ServiceUnit;
+        order_status, order_statuses: OrderStatus;
+        sample_type, sample_types: SampleType;
     }
 }
 

@@ -13,7 +13,8 @@ pub mod sweep;
 
 use crate::error::ApiError;
 use crate::routes::{
-    audit, auth as auth_routes, bookings, institutions, instruments, labs, ops, qualifications, schedule, usage, users,
+    audit, auth as auth_routes, bookings, institutions, instruments, labs, ops, qualifications, schedule, service,
+    usage, users,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -139,7 +140,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(usage::list))
                         .route(web::post().to(usage::create)),
                 )
-                .service(resource("/usage-records/{id}").route(web::get().to(usage::get))),
+                .service(resource("/usage-records/{id}").route(web::get().to(usage::get)))
+                .service(
+                    resource("/service-items")
+                        .route(web::get().to(service::list_items))
+                        .route(web::post().to(service::create_item)),
+                )
+                .service(
+                    resource("/service-items/{id}")
+                        .route(web::get().to(service::get_item))
+                        .route(web::put().to(service::update_item)),
+                )
+                .service(
+                    resource("/service-orders")
+                        .route(web::get().to(service::list_orders))
+                        .route(web::post().to(service::create_order)),
+                )
+                .service(resource("/service-orders/{id}").route(web::get().to(service::get_order)))
+                .service(resource("/service-orders/{id}/accept").route(web::post().to(service::accept_order)))
+                .service(resource("/service-orders/{id}/reject").route(web::post().to(service::reject_order)))
+                .service(resource("/service-orders/{id}/receive-samples").route(web::post().to(service::receive_order)))
+                .service(resource("/service-orders/{id}/complete").route(web::post().to(service::complete_order)))
+                .service(resource("/service-orders/{id}/cancel").route(web::post().to(service::cancel_order))),
         )
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));

@@ -2,7 +2,7 @@
 
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
-    audit, auth, bookings, institutions, instruments, labs, ops, qualifications, schedule, usage, users,
+    audit, auth, bookings, institutions, instruments, labs, ops, qualifications, schedule, service, usage, users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -33,6 +33,9 @@ use utoipa::{Modify, OpenApi};
         bookings::create, bookings::list, bookings::get, bookings::approve, bookings::reject, bookings::cancel,
         bookings::check_in, bookings::check_out, bookings::no_show,
         usage::create, usage::list, usage::get,
+        service::create_item, service::list_items, service::get_item, service::update_item,
+        service::create_order, service::list_orders, service::get_order, service::accept_order,
+        service::reject_order, service::receive_order, service::complete_order, service::cancel_order,
         ops::healthz, ops::readyz,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -48,6 +51,7 @@ use utoipa::{Modify, OpenApi};
         (name = "schedule", description = "Booking rules, opening hours, blackouts and availability of instruments"),
         (name = "qualifications", description = "上机资格 on instruments and biosafety qualifications"),
         (name = "bookings", description = "Booking instrument time, from request to check-out"),
+        (name = "service", description = "Sample testing (委托检测): service items and orders"),
         (name = "usage", description = "Usage records (机时记录): actual use, billed and effective time"),
         (name = "operations", description = "Liveness and readiness"),
     )

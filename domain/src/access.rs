@@ -92,6 +92,8 @@ pub enum Action {
     /// Check a user in or out, or record a no-show.
     OperateBooking,
     CancelBooking,
+    /// Offer, change or withdraw an institution's service items (实验项目).
+    ManageServiceItems,
 }
 
 /// What an instrument looks like to the permission rules.
@@ -205,6 +207,7 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
                 || actor.admin_of(b.institution_id)
         }
         (A::DecideBooking | A::OperateBooking, R::Booking(b)) => actor.runs(&b.instrument),
+        (A::ManageServiceItems, R::Institution(i)) => actor.admin_of(*i),
         (A::CancelBooking, R::Booking(b)) => b.user_id == actor.user_id || actor.runs(&b.instrument),
         _ => false,
     }

@@ -983,3 +983,53 @@ mod tests {
         }
     }
 }
+
+/// What an instrument offers to a service item, as the rules see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemInstrument {
+    pub id: InstrumentId,
+    pub institution_id: crate::InstitutionId,
+    pub listing: crate::listing::ListingStatus,
+    pub offers_samples: bool,
+    pub lab_biosafety: BiosafetyLevel,
+}
+
+/// A service item runs on listed instruments of one institution that
+/// accept samples, in labs rated for the biosafety level the work needs.
+///
+/// # Errors
+/// [`Invalid`] on `instrument_ids/{i}` or `required_biosafety`.
+pub fn check_item_instruments(instruments: &[ItemInstrument], required: BiosafetyLevel) -> Result<(), Invalid> {
+    let mut c = Checks::new();
+    let provider = instruments.first().map(|i| i.institution_id);
+    for (n, i) in instruments.iter().enumerate() {
+        let field = format!("instrument_ids/{n}");
+        c.require(Some(i.institution_id) == provider, &field, "same_institution", || {
+            "all instruments of an item belong to one institution".into()
+        });
+        c.require(
+            i.listing == crate::listing::ListingStatus::Approved,
+            &field,
+            "listed",
+            || "the instrument is not listed (入网)".into(),
+        );
+        c.require(i.offers_samples, &field, "sample_mode", || {
+            "the instrument does not take samples".into()
+        });
+    }
+    if let Some(lowest) = instruments.iter().map(|i| i.lab_biosafety).min() {
+        c.require(required <= lowest, "required_biosafety", "biosafety", || {
+            format!("the instruments' labs are rated only up to {lowest}")
+        });
+    }
+    c.finish()
+}
+
+/// The biosafety level samples of an item may carry: that of its least-rated lab.
+pub fn item_lab_level(instruments: &[ItemInstrument]) -> BiosafetyLevel {
+    instruments
+        .iter()
+        .map(|i| i.lab_biosafety)
+        .min()
+        .unwrap_or(BiosafetyLevel::None)
+}

@@ -456,3 +456,14 @@ pub fn ids_of_institution(conn: &mut DbConn, institution: InstitutionId) -> Resu
         .select(t::id)
         .load(conn)?)
 }
+
+/// The ids of the instruments an actor may see (for filters on other tables).
+///
+/// # Errors
+/// Database errors.
+pub fn visible_ids(conn: &mut DbConn, visibility: InstrumentVisibility) -> Result<Vec<i64>, RepoError> {
+    Ok(visible(t::table.into_boxed(), visibility)
+        .select(t::id)
+        .order(t::id)
+        .load(conn)?)
+}

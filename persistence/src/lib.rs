@@ -15,6 +15,7 @@ pub mod labs;
 pub mod qualifications;
 pub mod schedule;
 pub mod schema;
+pub mod service;
 pub mod text;
 pub mod usage;
 pub mod users;

@@ -227,6 +227,64 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    service_items (id) {
+        id -> BigInt,
+        institution_id -> BigInt,
+        primary_instrument_id -> BigInt,
+        name -> Text,
+        unit -> Text,
+        turnaround_days -> Integer,
+        sample_requirements -> Text,
+        required_biosafety -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    service_item_instruments (service_item_id, instrument_id) {
+        service_item_id -> BigInt,
+        instrument_id -> BigInt,
+        position -> Integer,
+    }
+}
+
+diesel::table! {
+    service_orders (id) {
+        id -> BigInt,
+        service_item_id -> BigInt,
+        user_id -> BigInt,
+        institution_id -> BigInt,
+        provider_institution_id -> BigInt,
+        status -> Text,
+        notes -> Text,
+        reason -> Nullable<Text>,
+        report_reference -> Nullable<Text>,
+        sample_count -> Nullable<Integer>,
+        instrument_minutes -> Nullable<Integer>,
+        decided_by -> Nullable<BigInt>,
+        accepted_at -> Nullable<Timestamp>,
+        received_at -> Nullable<Timestamp>,
+        completed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    samples (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        code -> Text,
+        sample_type -> Text,
+        risk_level -> Text,
+        human -> Bool,
+        ethics_approval -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(labs -> institutions (institution_id));
@@ -255,4 +313,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     qualifications,
     bookings,
     usage_records,
+    service_items,
+    service_item_instruments,
+    service_orders,
+    samples,
 );

@@ -9,6 +9,7 @@ pub mod labs;
 pub mod ops;
 pub mod qualifications;
 pub mod schedule;
+pub mod service;
 pub mod usage;
 pub mod users;
 

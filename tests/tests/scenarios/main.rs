@@ -8,3 +8,4 @@ mod catalogue;
 mod contract;
 mod errors;
 mod fixtures;
+mod service;
