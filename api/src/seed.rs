@@ -7,6 +7,7 @@ use crate::auth::hash_password;
 use crate::error::ApiError;
 use chrono::{NaiveDate, NaiveDateTime};
 use labshare_domain::access::Role;
+use labshare_domain::booking::{OpeningHours, OpeningInterval};
 use labshare_domain::catalogue::{
     Accreditation, BiosafetyLevel, Contact, InstitutionData, InstitutionKind, InstrumentData, InstrumentStatus,
     LabData, Membership, ServiceMode, SharingScope,
@@ -16,7 +17,7 @@ use labshare_domain::listing::ListingStatus;
 use labshare_domain::users::UserProfile;
 use labshare_domain::{InstitutionId, Money, UserId};
 use labshare_persistence::instruments::ListingChange;
-use labshare_persistence::{institutions, instruments, labs, users, write_tx, DbConn};
+use labshare_persistence::{institutions, instruments, labs, schedule, users, write_tx, DbConn};
 
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "nanning-lab-2026";
@@ -350,6 +351,22 @@ pub const ACCOUNTS: &[(&str, &str, Role, usize)] = &[
     ("guest", "邕检 张工", Role::Researcher, 9),
 ];
 
+/// Demo opening hours: weekdays 08:30–12:00 and 14:00–17:30, local time.
+fn weekday_hours() -> OpeningHours {
+    use chrono::Weekday::*;
+    let intervals = [Mon, Tue, Wed, Thu, Fri]
+        .into_iter()
+        .flat_map(|weekday| {
+            [(510, 720), (840, 1050)].map(|(opens_minute, closes_minute)| OpeningInterval {
+                weekday,
+                opens_minute,
+                closes_minute,
+            })
+        })
+        .collect();
+    OpeningHours { intervals }
+}
+
 /// What seeding did.
 #[derive(Debug)]
 pub enum SeedOutcome {
@@ -451,6 +468,7 @@ pub fn seed_demo(conn: &mut DbConn, now: NaiveDateTime) -> Result<SeedOutcome, A
                         };
                         instruments::set_listing(c, id, ListingStatus::Unlisted, &change, now)?;
                     }
+                    schedule::set_opening_hours(c, id, &weekday_hours())?;
                     instrument_ids.push((inst.value.id, id));
                 }
             }
