@@ -223,6 +223,26 @@ pub fn role_fits_institution(role: Role, kind: InstitutionKind) -> bool {
     !matches!(role, Role::Commission | Role::PlatformAdmin) || kind == InstitutionKind::Commission
 }
 
+/// Which requests (bookings, service orders, usage records) an actor reads
+/// besides its own and those of the instruments it runs: all of them, or
+/// also those of its unit's members and instruments (a unit admin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestScope {
+    All,
+    Limited { unit: Option<InstitutionId> },
+}
+
+/// The request scope of an actor.
+pub fn request_scope(actor: &Actor) -> RequestScope {
+    if actor.reads_all() {
+        RequestScope::All
+    } else {
+        RequestScope::Limited {
+            unit: actor.has(Role::UnitAdmin).then_some(actor.institution_id),
+        }
+    }
+}
+
 /// How much of a list an actor may see: everything, or what one institution owns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {

@@ -9,6 +9,16 @@ use chrono::{DateTime, Utc};
 /// The longest single use recorded at once: a day.
 pub const MAX_USE_MINUTES: i64 = 24 * 60;
 
+/// Who operated the instrument: the user in self-operated or remote use,
+/// the staff member who ran it in assisted or sample work.
+pub fn operator(mode: crate::catalogue::ServiceMode, user: crate::UserId, staff: crate::UserId) -> crate::UserId {
+    use crate::catalogue::ServiceMode::*;
+    match mode {
+        SelfOperated | Remote => user,
+        Assisted | Sample => staff,
+    }
+}
+
 /// Minutes rounded up to the billing increment.
 pub fn round_up(minutes: i64, increment: i64) -> i64 {
     if increment <= 0 || minutes <= 0 {

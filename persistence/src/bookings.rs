@@ -7,7 +7,7 @@
 
 use crate::schedule::window;
 use crate::schema::bookings as t;
-use crate::{parse_enum, DbConn, Page, RepoError};
+use crate::{parse_enum, DbConn, Page, RepoError, Visibility};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use labshare_domain::booking::{BookingStatus, TimeWindow};
@@ -227,15 +227,6 @@ pub struct Filter {
     pub visible_to: Option<Visibility>,
     pub after: Option<i64>,
     pub limit: i64,
-}
-
-/// The bookings an actor may read: its own, those on instruments it runs,
-/// and (for a unit admin) those its institution's members made.
-#[derive(Debug, Clone, Default)]
-pub struct Visibility {
-    pub user_id: i64,
-    pub instrument_ids: Vec<i64>,
-    pub institution_id: Option<i64>,
 }
 
 /// # Errors

@@ -26,6 +26,16 @@ pub use db::{
 };
 pub use error::RepoError;
 
+/// The requests (bookings, orders, usage records) one actor may read: its
+/// own, those of the instruments it runs, and those of its unit when it is
+/// a unit admin.
+#[derive(Debug, Clone, Default)]
+pub struct Visibility {
+    pub user_id: i64,
+    pub instrument_ids: Vec<i64>,
+    pub institution_id: Option<i64>,
+}
+
 /// A stored value with its timestamps.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored<T> {

@@ -416,18 +416,9 @@ pub struct OrderFilter {
     pub provider_institution_id: Option<InstitutionId>,
     pub status: Option<OrderStatus>,
     /// Restricts to what one actor may read; `None`: everything.
-    pub visible_to: Option<OrderVisibility>,
+    pub visible_to: Option<crate::Visibility>,
     pub after: Option<i64>,
     pub limit: i64,
-}
-
-/// The orders an actor may read: its own, those of items on instruments it
-/// runs, and (for a unit admin) those to or from its institution.
-#[derive(Debug, Clone, Default)]
-pub struct OrderVisibility {
-    pub user_id: i64,
-    pub instrument_ids: Vec<i64>,
-    pub institution_id: Option<i64>,
 }
 
 /// # Errors

@@ -150,7 +150,7 @@ pub struct Filter {
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,
     /// Restricts to what one actor may read; `None`: everything.
-    pub visible_to: Option<crate::bookings::Visibility>,
+    pub visible_to: Option<crate::Visibility>,
     pub after: Option<i64>,
     pub limit: i64,
 }

@@ -6,12 +6,12 @@ use crate::dto::{instant, page_args};
 use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::{Body, Id, Query};
 use crate::page_type;
-use crate::routes::{allow, audit};
+use crate::routes::{allow, audit, request_readers, RequestReaders};
 use crate::state::{AppState, Ctx};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use labshare_domain::access::{Action, BookingAccess, Resource, Role};
+use labshare_domain::access::{Action, BookingAccess, Resource};
 use labshare_domain::booking::{
     check_booking, is_late_cancellation, transition, BookingAction, BookingContext, BookingError, BookingRequest,
     BookingStatus, TimeWindow, TransitionError,
@@ -20,7 +20,7 @@ use labshare_domain::catalogue::ServiceMode;
 use labshare_domain::listing::ListingStatus;
 use labshare_domain::qualification::{biosafety_level_on, qualified_on};
 use labshare_domain::{InstitutionId, InstrumentId, UserId};
-use labshare_persistence::bookings::{self as repo, Booking, Change, NewBooking, Visibility};
+use labshare_persistence::bookings::{self as repo, Booking, Change, NewBooking};
 use labshare_persistence::error::ConflictKind;
 use labshare_persistence::{instruments, labs, qualifications, schedule, DbConn, RepoError};
 use serde::{Deserialize, Serialize};
@@ -352,21 +352,7 @@ pub async fn list(
     let page = state
         .read(&bearer, move |c, ctx| {
             let a = &ctx.actor;
-            let reads_all = [Role::PlatformAdmin, Role::Commission, Role::Regulator]
-                .iter()
-                .any(|r| a.has(*r));
-            let mut runs: Vec<i64> = instruments::managed_by(c, a.user_id)?
-                .into_iter()
-                .map(|i| i.0)
-                .collect();
-            if a.has(Role::UnitAdmin) {
-                runs.extend(instruments::ids_of_institution(c, a.institution_id)?);
-            }
-            let visible_to = (!reads_all).then(|| Visibility {
-                user_id: a.user_id.0,
-                instrument_ids: runs.clone(),
-                institution_id: a.has(Role::UnitAdmin).then_some(a.institution_id.0),
-            });
+            let RequestReaders { visible_to, runs } = request_readers(c, ctx)?;
             let queue = q.queue == Some(true);
             let filter = repo::Filter {
                 user_id: if q.mine == Some(true) {

@@ -20,6 +20,46 @@ use labshare_persistence::audit::{record, NewEvent};
 use labshare_persistence::DbConn;
 use serde::Serialize;
 
+/// Who reads which requests (bookings, service orders, usage records).
+pub struct RequestReaders {
+    /// `None`: the actor reads all of them.
+    pub visible_to: Option<labshare_persistence::Visibility>,
+    /// The instruments the actor runs (manager or unit admin): its queue.
+    pub runs: Vec<i64>,
+}
+
+/// The requests an actor may read, from the permission rules and the
+/// instruments it runs.
+///
+/// # Errors
+/// Database errors.
+pub fn request_readers(c: &mut DbConn, ctx: &Ctx) -> Result<RequestReaders, ApiError> {
+    use labshare_domain::access::{request_scope, RequestScope};
+    use labshare_persistence::instruments;
+    let a = &ctx.actor;
+    let mut runs: Vec<i64> = instruments::managed_by(c, a.user_id)?
+        .into_iter()
+        .map(|i| i.0)
+        .collect();
+    let scope = request_scope(a);
+    let unit = match scope {
+        RequestScope::All => None,
+        RequestScope::Limited { unit } => unit,
+    };
+    if let Some(unit) = unit {
+        runs.extend(instruments::ids_of_institution(c, unit)?);
+    }
+    let visible_to = match scope {
+        RequestScope::All => None,
+        RequestScope::Limited { unit } => Some(labshare_persistence::Visibility {
+            user_id: a.user_id.0,
+            instrument_ids: runs.clone(),
+            institution_id: unit.map(|u| u.0),
+        }),
+    };
+    Ok(RequestReaders { visible_to, runs })
+}
+
 /// Refuses unless the permission rules allow the action.
 ///
 /// # Errors

@@ -5,7 +5,7 @@ use crate::dto::{instant, page_args};
 use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::{Body, Id, Query};
 use crate::page_type;
-use crate::routes::{allow, audit};
+use crate::routes::{allow, audit, request_readers};
 use crate::state::{AppState, Ctx};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -18,9 +18,7 @@ use labshare_domain::service::{
     OrderAction, OrderDraft, OrderError, OrderStatus, Sample, SampleType, ServiceItemData, ServiceUnit,
 };
 use labshare_domain::{InstitutionId, InstrumentId};
-use labshare_persistence::service::{
-    self as repo, NewOrder, Order, OrderChange, OrderFilter, OrderVisibility, ServiceItem,
-};
+use labshare_persistence::service::{self as repo, NewOrder, Order, OrderChange, OrderFilter, ServiceItem};
 use labshare_persistence::{instruments, labs, DbConn, RepoError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -636,25 +634,7 @@ pub async fn list_orders(
     let page = state
         .read(&bearer, move |c, ctx| {
             let a = &ctx.actor;
-            let reads_all = [Role::PlatformAdmin, Role::Commission, Role::Regulator]
-                .iter()
-                .any(|r| a.has(*r));
-            let visible_to = if reads_all {
-                None
-            } else {
-                let mut runs: Vec<i64> = instruments::managed_by(c, a.user_id)?
-                    .into_iter()
-                    .map(|i| i.0)
-                    .collect();
-                if a.has(Role::UnitAdmin) {
-                    runs.extend(instruments::ids_of_institution(c, a.institution_id)?);
-                }
-                Some(OrderVisibility {
-                    user_id: a.user_id.0,
-                    instrument_ids: runs,
-                    institution_id: a.has(Role::UnitAdmin).then_some(a.institution_id.0),
-                })
-            };
+            let visible_to = request_readers(c, ctx)?.visible_to;
             let filter = OrderFilter {
                 user_id: (q.mine == Some(true)).then_some(a.user_id),
                 service_item_id: q.service_item_id,

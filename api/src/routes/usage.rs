@@ -6,16 +6,16 @@ use crate::dto::{instant, page_args};
 use crate::error::{ApiError, FieldProblem};
 use crate::extract::{Body, Id, Query};
 use crate::page_type;
-use crate::routes::{allow, audit};
+use crate::routes::{allow, audit, request_readers};
 use crate::state::{AppState, Ctx};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use labshare_domain::access::{can, Action, BookingAccess, Resource, Role};
+use labshare_domain::access::{can, Action, BookingAccess, Resource};
 use labshare_domain::booking::TimeWindow;
 use labshare_domain::catalogue::ServiceMode;
-use labshare_domain::usage::{billed_minutes, check_walk_in, effective_minutes};
+use labshare_domain::usage::{billed_minutes, check_walk_in, effective_minutes, operator};
 use labshare_domain::{InstitutionId, InstrumentId, UserId};
-use labshare_persistence::bookings::{Booking, Visibility};
+use labshare_persistence::bookings::Booking;
 use labshare_persistence::usage::{self as repo, NewUsage, UsageRecord};
 use labshare_persistence::{instruments, users, DbConn, RepoError};
 use serde::{Deserialize, Serialize};
@@ -131,13 +131,6 @@ pub struct UsageQuery {
     pub cursor: Option<String>,
 }
 
-fn operator_for(mode: ServiceMode, user: UserId, staff: UserId) -> UserId {
-    match mode {
-        ServiceMode::SelfOperated | ServiceMode::Remote => user,
-        ServiceMode::Assisted | ServiceMode::Sample => staff,
-    }
-}
-
 /// Writes the usage record of a booking just checked out: from check-in to now.
 ///
 /// # Errors
@@ -151,7 +144,7 @@ pub fn record_check_out(c: &mut DbConn, ctx: &Ctx, b: &Booking) -> Result<(), Ap
         booking_id: Some(b.id),
         user_id: b.user_id,
         institution_id: b.institution_id,
-        operator_id: operator_for(b.mode, b.user_id, ctx.actor.user_id),
+        operator_id: operator(b.mode, b.user_id, ctx.actor.user_id),
         mode: b.mode,
         actual,
         effective_minutes: effective_minutes(&actual),
@@ -223,7 +216,7 @@ pub async fn create(
             let operator = i
                 .operator_id
                 .map(UserId)
-                .unwrap_or_else(|| operator_for(i.mode, user.value.id, ctx.actor.user_id));
+                .unwrap_or_else(|| operator(i.mode, user.value.id, ctx.actor.user_id));
             if users::get(c, operator).is_err() {
                 return Err(ApiError::Validation(vec![FieldProblem::body(
                     "/operator_id",
@@ -301,26 +294,7 @@ pub async fn list(
     let (after, limit) = page_args(q.limit, q.cursor.as_deref())?;
     let page = state
         .read(&bearer, move |c, ctx| {
-            let a = &ctx.actor;
-            let reads_all = [Role::PlatformAdmin, Role::Commission, Role::Regulator]
-                .iter()
-                .any(|r| a.has(*r));
-            let visible_to = if reads_all {
-                None
-            } else {
-                let mut runs: Vec<i64> = instruments::managed_by(c, a.user_id)?
-                    .into_iter()
-                    .map(|i| i.0)
-                    .collect();
-                if a.has(Role::UnitAdmin) {
-                    runs.extend(instruments::ids_of_institution(c, a.institution_id)?);
-                }
-                Some(Visibility {
-                    user_id: a.user_id.0,
-                    instrument_ids: runs,
-                    institution_id: a.has(Role::UnitAdmin).then_some(a.institution_id.0),
-                })
-            };
+            let visible_to = request_readers(c, ctx)?.visible_to;
             let filter = repo::Filter {
                 instrument_id: q.instrument_id.map(InstrumentId),
                 user_id: q.user_id.map(UserId),
