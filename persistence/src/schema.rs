@@ -227,6 +227,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    ratings (id) {
+        id -> BigInt,
+        kind -> Text,
+        booking_id -> Nullable<BigInt>,
+        order_id -> Nullable<BigInt>,
+        user_id -> BigInt,
+        instrument_id -> BigInt,
+        score -> Integer,
+        comment -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    calendar_tokens (user_id) {
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(labs -> institutions (institution_id));
@@ -255,4 +277,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     qualifications,
     bookings,
     usage_records,
+    ratings,
+    calendar_tokens,
 );
