@@ -76,6 +76,7 @@ pub mod enums {
     use labshare_domain::catalogue::*;
     use labshare_domain::listing::ListingStatus;
     use labshare_domain::qualification::QualificationKind;
+    use labshare_domain::rating::RatedKind;
     use utoipa::openapi::schema::{Array, Object};
 
     macro_rules! schema_fns {
@@ -98,6 +99,7 @@ pub mod enums {
         blackout_kind, blackout_kinds: BlackoutKind;
         booking_status, booking_statuses: BookingStatus;
         qualification_kind, qualification_kinds: QualificationKind;
+        rated_kind, rated_kinds: RatedKind;
     }
 }
 

@@ -13,7 +13,8 @@ pub mod sweep;
 
 use crate::error::ApiError;
 use crate::routes::{
-    audit, auth as auth_routes, bookings, institutions, instruments, labs, ops, qualifications, schedule, usage, users,
+    audit, auth as auth_routes, bookings, institutions, instruments, labs, ops, qualifications, ratings, schedule,
+    usage, users,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -134,6 +135,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/bookings/{id}/check-in").route(web::post().to(bookings::check_in)))
                 .service(resource("/bookings/{id}/check-out").route(web::post().to(bookings::check_out)))
                 .service(resource("/bookings/{id}/no-show").route(web::post().to(bookings::no_show)))
+                .service(resource("/bookings/{id}/rating").route(web::post().to(ratings::rate_booking)))
+                .service(resource("/ratings").route(web::get().to(ratings::list)))
                 .service(
                     resource("/usage-records")
                         .route(web::get().to(usage::list))

@@ -2,7 +2,7 @@
 
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
-    audit, auth, bookings, institutions, instruments, labs, ops, qualifications, schedule, usage, users,
+    audit, auth, bookings, institutions, instruments, labs, ops, qualifications, ratings, schedule, usage, users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -33,6 +33,7 @@ use utoipa::{Modify, OpenApi};
         bookings::create, bookings::list, bookings::get, bookings::approve, bookings::reject, bookings::cancel,
         bookings::check_in, bookings::check_out, bookings::no_show,
         usage::create, usage::list, usage::get,
+        ratings::rate_booking, ratings::list,
         ops::healthz, ops::readyz,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -49,6 +50,7 @@ use utoipa::{Modify, OpenApi};
         (name = "qualifications", description = "上机资格 on instruments and biosafety qualifications"),
         (name = "bookings", description = "Booking instrument time, from request to check-out"),
         (name = "usage", description = "Usage records (机时记录): actual use, billed and effective time"),
+        (name = "ratings", description = "Ratings (1–5, comment) of completed bookings, once each"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

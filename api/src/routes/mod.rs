@@ -8,6 +8,7 @@ pub mod instruments;
 pub mod labs;
 pub mod ops;
 pub mod qualifications;
+pub mod ratings;
 pub mod schedule;
 pub mod usage;
 pub mod users;
