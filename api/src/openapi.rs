@@ -2,7 +2,8 @@
 
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
-    audit, auth, bookings, institutions, instruments, labs, ops, qualifications, ratings, schedule, usage, users,
+    audit, auth, bookings, calendar, institutions, instruments, labs, ops, qualifications, ratings, schedule, usage,
+    users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -34,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         bookings::check_in, bookings::check_out, bookings::no_show,
         usage::create, usage::list, usage::get,
         ratings::rate_booking, ratings::list,
+        calendar::instrument_feed, calendar::rotate_token, calendar::revoke_token, calendar::personal_feed,
         ops::healthz, ops::readyz,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -51,6 +53,7 @@ use utoipa::{Modify, OpenApi};
         (name = "bookings", description = "Booking instrument time, from request to check-out"),
         (name = "usage", description = "Usage records (机时记录): actual use, billed and effective time"),
         (name = "ratings", description = "Ratings (1–5, comment) of completed bookings, once each"),
+        (name = "calendar", description = "iCalendar (RFC 5545) feeds: an instrument's busy time, one's own bookings"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]
