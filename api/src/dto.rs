@@ -76,6 +76,7 @@ pub mod enums {
     use labshare_domain::catalogue::*;
     use labshare_domain::listing::ListingStatus;
     use labshare_domain::qualification::QualificationKind;
+    use labshare_domain::rating::RatedKind;
     use labshare_domain::service::{OrderStatus, SampleType, ServiceUnit};
     use utoipa::openapi::schema::{Array, Object};
 
@@ -102,6 +103,7 @@ pub mod enums {
         service_unit, service_units: ServiceUnit;
         order_status, order_statuses: OrderStatus;
         sample_type, sample_types: SampleType;
+        rated_kind, rated_kinds: RatedKind;
     }
 }
 

@@ -13,8 +13,8 @@ pub mod sweep;
 
 use crate::error::ApiError;
 use crate::routes::{
-    audit, auth as auth_routes, bookings, institutions, instruments, labs, ops, qualifications, schedule, service,
-    usage, users,
+    audit, auth as auth_routes, bookings, calendar, institutions, instruments, labs, ops, qualifications, ratings,
+    schedule, service, usage, users,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -48,6 +48,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/auth/token").route(web::post().to(auth_routes::token)))
                 .service(resource("/auth/logout").route(web::post().to(auth_routes::logout)))
                 .service(resource("/me").route(web::get().to(auth_routes::me)))
+                .service(
+                    resource("/me/calendar-token")
+                        .route(web::post().to(calendar::rotate_token))
+                        .route(web::delete().to(calendar::revoke_token)),
+                )
+                .service(resource("/calendar/{token}.ics").route(web::get().to(calendar::personal_feed)))
                 .service(
                     resource("/institutions")
                         .route(web::get().to(institutions::list))
@@ -116,6 +122,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::post().to(schedule::create_blackout)),
                 )
                 .service(resource("/instruments/{id}/availability").route(web::get().to(schedule::get_availability)))
+                .service(resource("/instruments/{id}/calendar.ics").route(web::get().to(calendar::instrument_feed)))
                 .service(resource("/blackouts/{id}/cancel").route(web::post().to(schedule::cancel_blackout)))
                 .service(
                     resource("/qualifications")
@@ -135,6 +142,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/bookings/{id}/check-in").route(web::post().to(bookings::check_in)))
                 .service(resource("/bookings/{id}/check-out").route(web::post().to(bookings::check_out)))
                 .service(resource("/bookings/{id}/no-show").route(web::post().to(bookings::no_show)))
+                .service(resource("/bookings/{id}/rating").route(web::post().to(ratings::rate_booking)))
+                .service(resource("/ratings").route(web::get().to(ratings::list)))
                 .service(
                     resource("/usage-records")
                         .route(web::get().to(usage::list))
@@ -167,6 +176,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));
 }
 
+/// The request line as the access log shows it (like `%r`), without the
+/// secret of a personal calendar feed.
+fn request_line(req: &actix_web::dev::ServiceRequest) -> String {
+    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
+    format!(
+        "{} {} {:?}",
+        req.method(),
+        calendar::redact_feed_token(target),
+        req.version()
+    )
+}
+
 /// Builds and starts the server on an already bound listener.
 ///
 /// # Errors
@@ -187,7 +208,11 @@ pub fn serve(
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
-            .wrap(actix_web::middleware::Logger::new("%r %s %Dms").exclude("/healthz"))
+            .wrap(
+                actix_web::middleware::Logger::new("%{request_line}xi %s %Dms")
+                    .custom_request_replace("request_line", request_line)
+                    .exclude("/healthz"),
+            )
             .configure(configure)
             .default_service(web::to(not_found))
     })

@@ -2,7 +2,8 @@
 
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
-    audit, auth, bookings, institutions, instruments, labs, ops, qualifications, schedule, service, usage, users,
+    audit, auth, bookings, calendar, institutions, instruments, labs, ops, qualifications, ratings, schedule, service,
+    usage, users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -36,6 +37,8 @@ use utoipa::{Modify, OpenApi};
         service::create_item, service::list_items, service::get_item, service::update_item,
         service::create_order, service::list_orders, service::get_order, service::accept_order,
         service::reject_order, service::receive_order, service::complete_order, service::cancel_order,
+        ratings::rate_booking, ratings::list,
+        calendar::instrument_feed, calendar::rotate_token, calendar::revoke_token, calendar::personal_feed,
         ops::healthz, ops::readyz,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -53,6 +56,8 @@ use utoipa::{Modify, OpenApi};
         (name = "bookings", description = "Booking instrument time, from request to check-out"),
         (name = "service", description = "Sample testing (委托检测): service items and orders"),
         (name = "usage", description = "Usage records (机时记录): actual use, billed and effective time"),
+        (name = "ratings", description = "Ratings (1–5, comment) of completed bookings, once each"),
+        (name = "calendar", description = "iCalendar (RFC 5545) feeds: an instrument's busy time, one's own bookings"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

@@ -94,6 +94,8 @@ pub enum Action {
     CancelBooking,
     /// Offer, change or withdraw an institution's service items (实验项目).
     ManageServiceItems,
+    /// See who gave a rating (ratings are otherwise shown anonymously).
+    IdentifyRater,
 }
 
 /// What an instrument looks like to the permission rules.
@@ -127,6 +129,10 @@ pub enum Resource<'a> {
     /// An instrument, or the creation of one, in an institution.
     Instrument(&'a InstrumentAccess),
     Booking(&'a BookingAccess),
+    /// A rating of a booking or service order, given by `rater`.
+    Rating {
+        rater: UserId,
+    },
     /// A user account, or the creation of one, in an institution.
     User {
         institution_id: InstitutionId,
@@ -209,6 +215,9 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
         (A::DecideBooking | A::OperateBooking, R::Booking(b)) => actor.runs(&b.instrument),
         (A::ManageServiceItems, R::Institution(i)) => actor.admin_of(*i),
         (A::CancelBooking, R::Booking(b)) => b.user_id == actor.user_id || actor.runs(&b.instrument),
+        // Ratings are published without the rater, so that users rate freely;
+        // the platform office, commission and regulators may follow one up.
+        (A::IdentifyRater, R::Rating { rater }) => *rater == actor.user_id || actor.reads_all(),
         _ => false,
     }
 }
@@ -493,6 +502,18 @@ mod tests {
         assert!(!can(&a, Action::GrantRole(Role::PlatformAdmin), &hospital_user));
         assert!(can(&a, Action::GrantRole(Role::PlatformAdmin), &commission_user));
         assert!(can(&a, Action::GrantRole(Role::Regulator), &hospital_user));
+    }
+
+    #[test]
+    fn only_the_rater_and_the_platform_overseers_see_who_rated() {
+        let mine = Resource::Rating { rater: UserId(10) };
+        let other = Resource::Rating { rater: UserId(11) };
+        for role in <Role as crate::text_enum::TextEnum>::ALL {
+            let a = actor(*role);
+            assert!(can(&a, Action::IdentifyRater, &mine), "{role}");
+            let expected = matches!(role, Role::PlatformAdmin | Role::Commission | Role::Regulator);
+            assert_eq!(can(&a, Action::IdentifyRater, &other), expected, "{role}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod access;
 pub mod booking;
 pub mod catalogue;
 pub mod codes;
+pub mod feeds;
 pub mod ical;
 pub mod ids;
 pub mod listing;

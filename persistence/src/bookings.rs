@@ -148,6 +148,54 @@ pub fn blocking_between(
     rows.into_iter().map(|(s, e)| window(s, e)).collect()
 }
 
+/// An instrument's bookings in the given states overlapping `range`, in
+/// time order: id, state and window only (what a busy-time feed may show).
+///
+/// # Errors
+/// Database errors.
+pub fn windows_between(
+    conn: &mut DbConn,
+    instrument: InstrumentId,
+    range: &TimeWindow,
+    statuses: &[BookingStatus],
+) -> Result<Vec<(i64, BookingStatus, TimeWindow)>, RepoError> {
+    let statuses: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+    let rows: Vec<(i64, String, NaiveDateTime, NaiveDateTime)> = t::table
+        .filter(t::instrument_id.eq(instrument.0))
+        .filter(t::status.eq_any(statuses))
+        .filter(t::starts_at.lt(range.end.naive_utc()))
+        .filter(t::ends_at.gt(range.start.naive_utc()))
+        .order((t::starts_at, t::id))
+        .select((t::id, t::status, t::starts_at, t::ends_at))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(id, status, s, e)| Ok((id, parse_enum("status", &status)?, window(s, e)?)))
+        .collect()
+}
+
+/// A user's bookings ending after `ending_after`, in time order, each with
+/// the Chinese name of its instrument.
+///
+/// # Errors
+/// Database errors.
+pub fn of_user_with_instrument(
+    conn: &mut DbConn,
+    user: UserId,
+    ending_after: NaiveDateTime,
+) -> Result<Vec<(Booking, String)>, RepoError> {
+    use crate::schema::instruments as i;
+    let rows: Vec<(Row, String)> = t::table
+        .inner_join(i::table)
+        .filter(t::user_id.eq(user.0))
+        .filter(t::ends_at.gt(ending_after))
+        .order((t::starts_at, t::id))
+        .select((Row::as_select(), i::name_zh))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(row, name)| Ok((Booking::try_from(row)?, name)))
+        .collect()
+}
+
 /// When a user's bookings turned into no-shows (their start times) since `since`.
 ///
 /// # Errors

@@ -7,12 +7,14 @@
 pub mod audit;
 pub mod auth;
 pub mod bookings;
+pub mod calendar_tokens;
 pub mod db;
 pub mod error;
 pub mod institutions;
 pub mod instruments;
 pub mod labs;
 pub mod qualifications;
+pub mod ratings;
 pub mod schedule;
 pub mod schema;
 pub mod service;

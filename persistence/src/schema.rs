@@ -274,6 +274,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    ratings (id) {
+        id -> BigInt,
+        kind -> Text,
+        booking_id -> Nullable<BigInt>,
+        order_id -> Nullable<BigInt>,
+        user_id -> BigInt,
+        instrument_id -> BigInt,
+        score -> Integer,
+        comment -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     samples (id) {
         id -> BigInt,
         order_id -> BigInt,
@@ -282,6 +296,14 @@ diesel::table! {
         risk_level -> Text,
         human -> Bool,
         ethics_approval -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    calendar_tokens (user_id) {
+        user_id -> BigInt,
+        token_hash -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -317,4 +339,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_item_instruments,
     service_orders,
     samples,
+    ratings,
+    calendar_tokens,
 );

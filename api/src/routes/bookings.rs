@@ -309,7 +309,7 @@ fn access(c: &mut DbConn, b: &Booking) -> Result<BookingAccess, ApiError> {
 }
 
 /// Loads a booking the actor may read; others do not exist for it.
-fn load_readable(c: &mut DbConn, ctx: &Ctx, id: i64) -> Result<(Booking, BookingAccess), ApiError> {
+pub(crate) fn load_readable(c: &mut DbConn, ctx: &Ctx, id: i64) -> Result<(Booking, BookingAccess), ApiError> {
     let b = repo::get(c, id)?;
     let a = access(c, &b)?;
     if labshare_domain::access::can(&ctx.actor, Action::ReadBooking, &Resource::Booking(&a)) {

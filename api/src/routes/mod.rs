@@ -3,11 +3,13 @@
 pub mod audit;
 pub mod auth;
 pub mod bookings;
+pub mod calendar;
 pub mod institutions;
 pub mod instruments;
 pub mod labs;
 pub mod ops;
 pub mod qualifications;
+pub mod ratings;
 pub mod schedule;
 pub mod service;
 pub mod usage;

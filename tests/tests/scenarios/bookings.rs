@@ -12,7 +12,7 @@ type At = (i64, u32, u32);
 
 /// A listed instrument of the first hospital in a BSL1 lab, open every day
 /// 08:00–20:00, managed by `manager1`; returns its id.
-fn bookable_instrument(app: &TestApp, modes: Value) -> i64 {
+pub(crate) fn bookable_instrument(app: &TestApp, modes: Value) -> i64 {
     let admin = app.login("admin");
     let unit = app.login("unit1");
     let first = app.institution_id(&admin, "南宁市第一人民医院");
@@ -47,11 +47,11 @@ fn bookable_instrument(app: &TestApp, modes: Value) -> i64 {
 }
 
 /// `days` from the server's today, at local `hh:mm`, as RFC 3339.
-fn at(app: &TestApp, days: i64, hh: u32, mm: u32) -> String {
+pub(crate) fn at(app: &TestApp, days: i64, hh: u32, mm: u32) -> String {
     local(app, days, hh, mm).to_rfc3339()
 }
 
-fn local(app: &TestApp, days: i64, hh: u32, mm: u32) -> DateTime<FixedOffset> {
+pub(crate) fn local(app: &TestApp, days: i64, hh: u32, mm: u32) -> DateTime<FixedOffset> {
     let offset = FixedOffset::east_opt(LOCAL).unwrap_or_else(|| panic!("offset"));
     let day = (app.now().with_timezone(&offset) + Duration::days(days)).date_naive();
     let time = NaiveTime::from_hms_opt(hh, mm, 0).unwrap_or_default();
@@ -61,7 +61,7 @@ fn local(app: &TestApp, days: i64, hh: u32, mm: u32) -> DateTime<FixedOffset> {
         .unwrap_or_else(|| panic!("local time"))
 }
 
-fn book(app: &TestApp, token: &str, instrument: i64, start: &str, end: &str, mode: &str) -> Resp {
+pub(crate) fn book(app: &TestApp, token: &str, instrument: i64, start: &str, end: &str, mode: &str) -> Resp {
     app.post(
         "/api/v1/bookings",
         token,
@@ -71,12 +71,12 @@ fn book(app: &TestApp, token: &str, instrument: i64, start: &str, end: &str, mod
     )
 }
 
-fn id_of(r: &Resp) -> i64 {
+pub(crate) fn id_of(r: &Resp) -> i64 {
     r.body["id"].as_i64().unwrap_or_else(|| panic!("no id: {}", r.text))
 }
 
 /// Moves the server clock to an instant.
-fn set_clock(app: &TestApp, to: DateTime<FixedOffset>) {
+pub(crate) fn set_clock(app: &TestApp, to: DateTime<FixedOffset>) {
     app.advance(to.with_timezone(&Utc) - app.now());
 }
 

@@ -4,6 +4,7 @@ mod access;
 mod audit;
 mod auth;
 mod bookings;
+mod calendar_ratings;
 mod catalogue;
 mod contract;
 mod errors;
