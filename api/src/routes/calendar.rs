@@ -238,8 +238,38 @@ pub async fn personal_feed(state: web::Data<AppState>, req: HttpRequest) -> Resu
 /// A request path as the access log may show it: the secret of a personal
 /// feed is replaced, so that the log never holds a working feed URL.
 pub fn redact_feed_token(path_and_query: &str) -> String {
-    match path_and_query.strip_prefix(PERSONAL_FEED_PREFIX) {
-        Some(rest) if !rest.is_empty() => format!("{PERSONAL_FEED_PREFIX}[redacted]"),
+    // Also when mistyped (case, doubled slashes): the token would still work.
+    let lower = path_and_query.to_ascii_lowercase();
+    match lower.find(PERSONAL_FEED_PREFIX) {
+        Some(i) if lower.len() > i + PERSONAL_FEED_PREFIX.len() => {
+            format!("{}[redacted]", &path_and_query[..i + PERSONAL_FEED_PREFIX.len()])
+        }
         _ => path_and_query.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_access_log_never_shows_a_feed_token() {
+        let table = [
+            (
+                "/api/v1/calendar/q9XvJ2mC0bHk4TnW7rYpLs1uE6aGdF3iOzNc8VxBwQ0.ics",
+                "/api/v1/calendar/[redacted]",
+            ),
+            ("/api/v1/calendar/abc.ics?x=1", "/api/v1/calendar/[redacted]"),
+            ("/api/v1/calendar/", "/api/v1/calendar/"),
+            ("//API/V1/Calendar/abc.ics", "//API/V1/Calendar/[redacted]"),
+            (
+                "/api/v1/instruments/7/calendar.ics?from=2026-12-01T00:00:00Z",
+                "/api/v1/instruments/7/calendar.ics?from=2026-12-01T00:00:00Z",
+            ),
+            ("/api/v1/bookings?mine=true", "/api/v1/bookings?mine=true"),
+        ];
+        for (path, logged) in table {
+            assert_eq!(redact_feed_token(path), logged, "{path}");
+        }
     }
 }
