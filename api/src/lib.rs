@@ -170,7 +170,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/service-orders/{id}/reject").route(web::post().to(service::reject_order)))
                 .service(resource("/service-orders/{id}/receive-samples").route(web::post().to(service::receive_order)))
                 .service(resource("/service-orders/{id}/complete").route(web::post().to(service::complete_order)))
-                .service(resource("/service-orders/{id}/cancel").route(web::post().to(service::cancel_order))),
+                .service(resource("/service-orders/{id}/cancel").route(web::post().to(service::cancel_order)))
+                .service(resource("/service-orders/{id}/rating").route(web::post().to(ratings::rate_order))),
         )
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));

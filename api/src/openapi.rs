@@ -37,7 +37,7 @@ use utoipa::{Modify, OpenApi};
         service::create_item, service::list_items, service::get_item, service::update_item,
         service::create_order, service::list_orders, service::get_order, service::accept_order,
         service::reject_order, service::receive_order, service::complete_order, service::cancel_order,
-        ratings::rate_booking, ratings::list,
+        ratings::rate_booking, ratings::rate_order, ratings::list,
         calendar::instrument_feed, calendar::rotate_token, calendar::revoke_token, calendar::personal_feed,
         ops::healthz, ops::readyz,
     ),

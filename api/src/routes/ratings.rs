@@ -176,6 +176,51 @@ pub async fn rate_booking(
     Ok(HttpResponse::Created().json(view))
 }
 
+/// Rate a completed service order.
+///
+/// Only the orderer, only once the order is completed, and only once. The
+/// rating is shown under the service item's primary instrument.
+#[utoipa::path(post, path = "/api/v1/service-orders/{id}/rating", tag = "ratings", operation_id = "rateServiceOrder",
+    params(("id" = i64, Path, description = "Order id")),
+    request_body = RatingInput,
+    responses((status = 201, description = "Rated", body = RatingView),
+              (status = 403, description = "Not the orderer's own order (`/problems/rating-not-yours`)", body = Problem, content_type = "application/problem+json"),
+              (status = 409, description = "Not completed (`/problems/rating-not-completed`) or already rated (`/problems/rating-exists`)", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn rate_order(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    id: Id,
+    body: Body<RatingInput>,
+) -> Result<HttpResponse, ApiError> {
+    let draft = RatingDraft {
+        score: body.0.score,
+        comment: body.0.comment,
+    };
+    draft.check()?;
+    let view = state
+        .write(&bearer, move |c, ctx| {
+            let (order, _, item) = crate::routes::service::load_order(c, ctx, id.0)?;
+            may_rate(
+                order.user_id == ctx.actor.user_id,
+                order.status == labshare_domain::service::OrderStatus::Completed,
+            )?;
+            let new = NewRating {
+                rated: Rated::Order(order.id),
+                user_id: ctx.actor.user_id,
+                instrument_id: item.data.instrument_ids.first().copied().ok_or(ApiError::NotFound)?,
+                score: draft.score,
+                comment: &draft.comment,
+            };
+            let rating = repo::insert(c, &new, ctx.now_naive()).map_err(duplicate_as_problem)?;
+            let view = RatingView::for_reader(rating, ctx);
+            audit(c, ctx, "rating.create", "rating", view.id, None::<&()>, Some(&view))?;
+            Ok(view)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
 /// List ratings.
 ///
 /// Ratings of the instruments the reader may see, oldest first. Who rated

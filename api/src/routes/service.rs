@@ -590,7 +590,7 @@ fn order_access(c: &mut DbConn, o: &Order) -> Result<(BookingAccess, ServiceItem
     ))
 }
 
-fn load_order(c: &mut DbConn, ctx: &Ctx, id: i64) -> Result<(Order, BookingAccess, ServiceItem), ApiError> {
+pub(crate) fn load_order(c: &mut DbConn, ctx: &Ctx, id: i64) -> Result<(Order, BookingAccess, ServiceItem), ApiError> {
     let o = repo::get_order(c, id)?;
     let (access, item) = order_access(c, &o)?;
     let provider_admin = ctx.actor.has(Role::UnitAdmin) && ctx.actor.institution_id == o.provider_institution_id;

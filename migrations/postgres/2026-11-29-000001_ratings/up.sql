@@ -5,9 +5,7 @@ CREATE TABLE ratings (
     id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     kind TEXT NOT NULL CHECK (kind IN ('booking', 'order')),
     booking_id BIGINT REFERENCES bookings (id),
-    -- The service order rated. No foreign key yet: the service-order tables
-    -- come in a later migration, which adds it.
-    order_id BIGINT,
+    order_id BIGINT REFERENCES service_orders (id),
     user_id BIGINT NOT NULL REFERENCES users (id),
     -- The instrument the rating is shown under (for an order: the first
     -- instrument of its service item).

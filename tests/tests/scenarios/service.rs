@@ -67,6 +67,13 @@ both_backends! {
         assert_eq!(r.body["instrument_minutes"], 95);
 
         let researcher = app.login("researcher");
+        // The orderer rates the completed order once.
+        let rating = json!({"score": 5, "comment": "报告及时、清楚"});
+        app.post(&format!("{path}/rating"), &manager, &rating).expect(403);
+        let r = app.post(&format!("{path}/rating"), &researcher, &rating).expect(201);
+        assert_eq!(r.body["score"], 5);
+        let r = app.post(&format!("{path}/rating"), &researcher, &rating).expect(409);
+        assert_eq!(r.problem_type(), "/problems/rating-exists");
         let mine = app.get("/api/v1/service-orders?mine=true", &researcher).expect(200);
         assert_eq!(mine.body["items"][0]["id"], id);
         // Another unit's researcher sees nothing of it.
@@ -140,6 +147,8 @@ both_backends! {
         assert_eq!(r.body["errors"][0]["pointer"], "/reason");
         let r = app.post(&format!("/api/v1/service-orders/{a}/reject"), &manager, &json!({"reason": "样本量不足"})).expect(200);
         assert_eq!((r.body["status"].as_str(), r.body["reason"].as_str()), (Some("rejected"), Some("样本量不足")));
+        let r = app.post(&format!("/api/v1/service-orders/{a}/rating"), &researcher, &json!({"score": 1, "comment": ""})).expect(409);
+        assert_eq!(r.problem_type(), "/problems/rating-not-completed");
         let b = order(&app, &researcher, item, vec![sample("S-2")], "").expect(201).body["id"].as_i64().unwrap_or_default();
         app.post(&format!("/api/v1/service-orders/{b}/accept"), &manager, &json!({})).expect(200);
         app.post(&format!("/api/v1/service-orders/{b}/cancel"), &researcher, &json!({})).expect(200);
