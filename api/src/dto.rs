@@ -42,6 +42,24 @@ fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
         })
 }
 
+/// An instant given as a filter, refused outside the years both databases
+/// store (2000–9999).
+///
+/// # Errors
+/// [`ApiError::InvalidParameter`] naming `param`.
+pub fn bounded_instant(param: &str, t: Option<DateTime<Utc>>) -> Result<Option<NaiveDateTime>, ApiError> {
+    match t {
+        Some(t) if !labshare_domain::booking::plausible_instant(t) => {
+            Err(ApiError::InvalidParameter(vec![FieldProblem::parameter(
+                param,
+                "range",
+                "must be between the years 2000 and 9999",
+            )]))
+        }
+        other => Ok(other.map(|t| t.naive_utc())),
+    }
+}
+
 /// A stored UTC instant as RFC 3339.
 pub fn instant(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()

@@ -55,6 +55,12 @@ text_enum!(
     }
 );
 
+/// Whether an instant lies in the years both databases store and order
+/// correctly (2000–9999); anything else is a client's mistake.
+pub fn plausible_instant(t: DateTime<Utc>) -> bool {
+    (2000..=9999).contains(&chrono::Datelike::year(&t))
+}
+
 /// A half-open UTC interval [start, end).
 ///
 /// Half-open so that back-to-back bookings (09:00–10:00, 10:00–11:00) do
@@ -67,9 +73,10 @@ pub struct TimeWindow {
 
 impl TimeWindow {
     /// # Errors
-    /// [`BookingError::InvalidWindow`] when `end` is not after `start`.
+    /// [`BookingError::InvalidWindow`] when `end` is not after `start`, or
+    /// either lies outside the years 2000–9999.
     pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self, BookingError> {
-        if end <= start {
+        if end <= start || !plausible_instant(start) || !plausible_instant(end) {
             return Err(BookingError::InvalidWindow);
         }
         Ok(Self { start, end })
@@ -358,9 +365,9 @@ pub enum BookingError {
     NotShared,
     #[error("the instrument does not offer this service mode for booking (samples go through service orders)")]
     ModeNotOffered,
-    #[error("the end of the booking must be after its start")]
+    #[error("the end must be after the start, both between the years 2000 and 9999")]
     InvalidWindow,
-    #[error("a purpose of 1 to 500 characters is required")]
+    #[error("a purpose of 1 to 500 characters is required, without personal identity numbers")]
     PurposeRequired,
     #[error("start and end must fall on {slot_minutes}-minute slot boundaries of local time")]
     Misaligned { slot_minutes: i64 },
@@ -449,7 +456,10 @@ pub fn check_booking(
     if window.end <= window.start {
         return Err(BookingError::InvalidWindow);
     }
-    if req.purpose.trim().is_empty() || req.purpose.chars().count() > 500 {
+    if req.purpose.trim().is_empty()
+        || req.purpose.chars().count() > 500
+        || crate::service::contains_resident_id(&req.purpose)
+    {
         return Err(BookingError::PurposeRequired);
     }
     if let Some(until) = suspended_until(ctx.no_shows, policy, now) {
@@ -578,18 +588,21 @@ pub enum TransitionError {
     InvalidTransition { from: BookingStatus, action: &'static str },
     #[error("a rejection needs a reason of 1 to 500 characters")]
     ReasonRequired,
-    #[error("check-in is open from {opens_at} until the booking ends")]
+    #[error("check-in is open from {opens_at} until the no-show cut-off after the start")]
     CheckInNotOpen { opens_at: DateTime<Utc> },
     #[error("a booking can be marked as a no-show from {at}")]
     TooEarlyForNoShow { at: DateTime<Utc> },
     #[error("a pending booking expires only once its start has come")]
     NotStartedYet,
+    /// Approving or cancelling is possible only before the start.
+    #[error("the booking has started; it can no longer be approved or cancelled")]
+    AlreadyStarted,
 }
 
 /// The state machine of DESIGN.md §3: Approve and Reject (with a reason of
 /// 1 to 500 characters, not blank) from `pending`; Cancel from `pending` or
-/// `approved`; CheckIn from `approved` from `check_in_opens_minutes` before
-/// the start until the end; CheckOut from `in_use`; MarkNoShow from
+/// `approved` before the start; CheckIn from `approved` from
+/// `check_in_opens_minutes` before the start until the no-show cut-off; CheckOut from `in_use`; MarkNoShow from
 /// `approved` from `no_show_after_minutes` after the start; Expire from
 /// `pending` once the start has come.
 ///
@@ -616,6 +629,10 @@ pub fn transition(
     match action {
         BookingAction::Approve => {
             require(from == Pending)?;
+            // A request nobody approved before its start expires instead.
+            if now >= window.start {
+                return Err(TransitionError::AlreadyStarted);
+            }
             Ok(Approved)
         }
         BookingAction::Reject { reason } => {
@@ -627,12 +644,18 @@ pub fn transition(
         }
         BookingAction::Cancel => {
             require(matches!(from, Pending | Approved))?;
+            // Once started, a booking is used or becomes a no-show: it can no longer be cancelled.
+            if now >= window.start {
+                return Err(TransitionError::AlreadyStarted);
+            }
             Ok(Cancelled)
         }
         BookingAction::CheckIn => {
             require(from == Approved)?;
             let opens_at = shift(window.start, policy.check_in_opens_minutes.saturating_neg());
-            if now < opens_at || now >= window.end {
+            // Check-in closes when the booking would become a no-show.
+            let closes_at = shift(window.start, policy.no_show_after_minutes).min(window.end);
+            if now < opens_at || now >= closes_at {
                 return Err(TransitionError::CheckInNotOpen { opens_at });
             }
             Ok(InUse)
@@ -1655,7 +1678,18 @@ mod tests {
             (InUse, A::Cancel, monday(9, 10), invalid(InUse, "cancel")),
             (Completed, A::Cancel, monday(11, 0), invalid(Completed, "cancel")),
             (Approved, A::CheckIn, monday(8, 45), Ok(InUse)),
-            (Approved, A::CheckIn, monday(9, 59), Ok(InUse)),
+            (Approved, A::CheckIn, monday(9, 29), Ok(InUse)),
+            (
+                Approved,
+                A::CheckIn,
+                monday(9, 30),
+                Err(T::CheckInNotOpen {
+                    opens_at: monday(8, 45),
+                }),
+            ),
+            (Pending, A::Approve, monday(9, 0), Err(T::AlreadyStarted)),
+            (Approved, A::Cancel, monday(9, 0), Err(T::AlreadyStarted)),
+            (Pending, A::Cancel, monday(9, 5), Err(T::AlreadyStarted)),
             (
                 Approved,
                 A::CheckIn,

@@ -98,6 +98,12 @@ impl NewQualification {
             || "must be within five years".into(),
         );
         c.length("note", &self.note, 0, 200);
+        c.require(
+            !crate::service::contains_resident_id(&self.note),
+            "note",
+            "resident_id",
+            || "must not contain a resident identity number".into(),
+        );
         c.finish()
     }
 }

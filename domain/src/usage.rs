@@ -62,9 +62,12 @@ pub fn check_walk_in(actual: &TimeWindow, other_uses: &[TimeWindow], now: DateTi
     c.require(actual.end <= now, "ended_at", "not_in_future", || {
         "a use is recorded after it happened".into()
     });
-    c.require(actual.minutes() <= MAX_USE_MINUTES, "ended_at", "range", || {
-        "a single use lasts at most 24 hours".into()
-    });
+    c.require(
+        (1..=MAX_USE_MINUTES).contains(&actual.minutes()),
+        "ended_at",
+        "range",
+        || "a single use lasts from one minute to 24 hours".into(),
+    );
     c.require(
         !other_uses.iter().any(|o| o.overlaps(actual)),
         "started_at",

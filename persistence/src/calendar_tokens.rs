@@ -13,6 +13,8 @@ use labshare_domain::UserId;
 /// # Errors
 /// Database errors; [`RepoError::Conflict`] when the hash is already in use.
 pub fn rotate(conn: &mut DbConn, user: UserId, token_hash: &str, now: NaiveDateTime) -> Result<bool, RepoError> {
+    // Two rotations by one user queue on the account row instead of racing to insert.
+    crate::lock_row(conn, crate::Lockable::Users, user.0)?;
     let replaced = diesel::delete(t::table.find(user.0)).execute(conn)? > 0;
     diesel::insert_into(t::table)
         .values((

@@ -105,6 +105,7 @@ pub fn insert_item(
     conn: &mut DbConn,
     provider: InstitutionId,
     d: &ServiceItemData,
+    active: bool,
     now: NaiveDateTime,
 ) -> Result<ServiceItem, RepoError> {
     let primary = d
@@ -121,7 +122,7 @@ pub fn insert_item(
             i::turnaround_days.eq(d.turnaround_days),
             i::sample_requirements.eq(&d.sample_requirements),
             i::required_biosafety.eq(d.required_biosafety.as_str()),
-            i::active.eq(true),
+            i::active.eq(active),
             i::created_at.eq(now),
             i::updated_at.eq(now),
         ))
@@ -441,9 +442,10 @@ pub fn list_orders(conn: &mut DbConn, f: &OrderFilter) -> Result<Page<Order>, Re
         q = q.filter(o::status.eq(st.as_str()));
     }
     if let Some(v) = &f.visible_to {
-        let items_run = si::table
-            .filter(si::instrument_id.eq_any(v.instrument_ids.clone()))
-            .select(si::service_item_id);
+        // Orders are run through the item's primary instrument, as a single order's reader check does.
+        let items_run = i::table
+            .filter(i::primary_instrument_id.eq_any(v.instrument_ids.clone()))
+            .select(i::id);
         let own = o::user_id.eq(v.user_id).or(o::service_item_id.eq_any(items_run));
         q = match v.institution_id {
             Some(inst) => q.filter(

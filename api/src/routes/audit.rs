@@ -109,8 +109,8 @@ pub async fn list(
         object_id: q.object_id,
         actor: q.actor_id.map(UserId),
         action: q.action,
-        from: q.from.map(|t| t.naive_utc()),
-        to: q.to.map(|t| t.naive_utc()),
+        from: crate::dto::bounded_instant("from", q.from)?,
+        to: crate::dto::bounded_instant("to", q.to)?,
         after,
         limit,
     };

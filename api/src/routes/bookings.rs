@@ -188,6 +188,7 @@ impl From<TransitionError> for ApiError {
             E::CheckInNotOpen { .. } => ApiError::conflict("booking-check-in-not-open", e.to_string()),
             E::TooEarlyForNoShow { .. } => ApiError::conflict("booking-too-early-for-no-show", e.to_string()),
             E::NotStartedYet => ApiError::conflict("booking-not-started", e.to_string()),
+            E::AlreadyStarted => ApiError::conflict("booking-already-started", e.to_string()),
         }
     }
 }
@@ -250,6 +251,10 @@ pub async fn create(
                 });
             }
             allow(ctx, Action::Book, &Resource::Instrument(&rec.value.access()))?;
+            // Bookers of one instrument queue here, so each sees the others'
+            // committed bookings (on PostgreSQL two racing inserts could
+            // otherwise deadlock on the exclusion constraint).
+            labshare_persistence::lock_row(c, labshare_persistence::Lockable::Instruments, id.0)?;
             let lab = labs::get(c, rec.value.instrument.lab_id)?;
             let rules = schedule::rules(c, id)?;
             let opening = schedule::opening_hours(c, id)?;
@@ -259,7 +264,8 @@ pub async fn create(
                 .collect();
             let existing = repo::blocking_between(c, id, &window)?;
             let quals = qualifications::of_user(c, ctx.actor.user_id)?;
-            let since = ctx.now - chrono::Duration::days(ctx.policy.no_show_window_days + ctx.policy.suspension_days);
+            // The whole history: each no-show counts towards one suspension only.
+            let since = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
             let no_shows = repo::no_shows_since(c, ctx.actor.user_id, since)?;
             let start_day = window.start.with_timezone(&ctx.policy.local_offset()).date_naive();
             let booking_ctx = BookingContext {
@@ -365,8 +371,8 @@ pub async fn list(
                 institution_id: q.institution_id.map(InstitutionId),
                 owner_institution_id: q.owner_institution_id.map(InstitutionId),
                 status: if queue { Some(BookingStatus::Pending) } else { q.status },
-                from: q.from.map(|t| t.naive_utc()),
-                to: q.to.map(|t| t.naive_utc()),
+                from: crate::dto::bounded_instant("from", q.from)?,
+                to: crate::dto::bounded_instant("to", q.to)?,
                 visible_to,
                 after,
                 limit,
@@ -405,7 +411,12 @@ fn step(c: &mut DbConn, ctx: &Ctx, id: i64, action: BookingAction) -> Result<Boo
             ..Change::default()
         },
         BookingAction::Cancel => Change {
-            late_cancellation: Some(is_late_cancellation(&before.window, &ctx.policy, ctx.now)),
+            // Only the booker's own late cancellation of a confirmed booking costs the fee.
+            late_cancellation: Some(
+                before.user_id == ctx.actor.user_id
+                    && before.status == BookingStatus::Approved
+                    && is_late_cancellation(&before.window, &ctx.policy, ctx.now),
+            ),
             ..Change::default()
         },
         BookingAction::CheckIn => Change {

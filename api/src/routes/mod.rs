@@ -39,10 +39,15 @@ pub fn request_readers(c: &mut DbConn, ctx: &Ctx) -> Result<RequestReaders, ApiE
     use labshare_domain::access::{request_scope, RequestScope};
     use labshare_persistence::instruments;
     let a = &ctx.actor;
-    let mut runs: Vec<i64> = instruments::managed_by(c, a.user_id)?
-        .into_iter()
-        .map(|i| i.0)
-        .collect();
+    // Assignments count only while the account holds the manager role.
+    let mut runs: Vec<i64> = if a.has(labshare_domain::access::Role::InstrumentManager) {
+        instruments::managed_by(c, a.user_id)?
+            .into_iter()
+            .map(|i| i.0)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let scope = request_scope(a);
     let unit = match scope {
         RequestScope::All => None,

@@ -262,7 +262,11 @@ pub async fn list(
             let (instrument_ids, user_ids) = if everything {
                 (None, None)
             } else {
-                let managed = labshare_persistence::instruments::managed_by(c, a.user_id)?;
+                let managed = if a.has(Role::InstrumentManager) {
+                    labshare_persistence::instruments::managed_by(c, a.user_id)?
+                } else {
+                    Vec::new()
+                };
                 let mut instruments: Vec<i64> = managed.iter().map(|i| i.0).collect();
                 let mut people = vec![a.user_id.0];
                 if a.has(Role::UnitAdmin) {

@@ -67,8 +67,9 @@ impl RatingView {
         Self {
             id: r.id,
             kind: r.kind,
-            booking_id: r.booking_id,
-            order_id: r.order_id,
+            // The booking or order would name the rater to whoever may read it.
+            booking_id: r.booking_id.filter(|_| identified),
+            order_id: r.order_id.filter(|_| identified),
             instrument_id: r.instrument_id.0,
             user_id: identified.then_some(r.user_id.0),
             score: r.score,

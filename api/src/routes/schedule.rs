@@ -456,6 +456,14 @@ pub async fn create_blackout(
     body: Body<BlackoutInput>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
+    if labshare_domain::service::contains_resident_id(&b.reason) {
+        // The reason is published in the instrument's calendar feed.
+        return Err(ApiError::Validation(vec![FieldProblem::body(
+            "/reason",
+            "resident_id",
+            "must not contain a resident identity number",
+        )]));
+    }
     if b.reason.trim().is_empty() {
         return Err(ApiError::Validation(vec![FieldProblem::body(
             "/reason",

@@ -365,7 +365,13 @@ pub async fn create_item(
         .write(&bearer, move |c, ctx| {
             let d = item_data(&input);
             let provider = check_item(c, ctx, &d)?;
-            let view = ServiceItemView::from(repo::insert_item(c, provider, &d, ctx.now_naive())?);
+            let view = ServiceItemView::from(repo::insert_item(
+                c,
+                provider,
+                &d,
+                input.active.unwrap_or(true),
+                ctx.now_naive(),
+            )?);
             audit(
                 c,
                 ctx,

@@ -181,6 +181,13 @@ pub async fn create(
     let i = body.0;
     let actual = TimeWindow::new(i.started_at, i.ended_at)
         .map_err(|e| ApiError::Validation(vec![FieldProblem::body("/ended_at", "date_order", e.to_string())]))?;
+    if labshare_domain::service::contains_resident_id(&i.note) {
+        return Err(ApiError::Validation(vec![FieldProblem::body(
+            "/note",
+            "resident_id",
+            "must not contain a resident identity number",
+        )]));
+    }
     let view = state
         .write(&bearer, move |c, ctx| {
             let id = InstrumentId(i.instrument_id);
@@ -217,7 +224,10 @@ pub async fn create(
                 .operator_id
                 .map(UserId)
                 .unwrap_or_else(|| operator(i.mode, user.value.id, ctx.actor.user_id));
-            if users::get(c, operator).is_err() {
+            if let Err(e) = users::get(c, operator) {
+                if !matches!(e, RepoError::NotFound) {
+                    return Err(e.into());
+                }
                 return Err(ApiError::Validation(vec![FieldProblem::body(
                     "/operator_id",
                     "exists",
@@ -300,8 +310,8 @@ pub async fn list(
                 user_id: q.user_id.map(UserId),
                 institution_id: q.institution_id.map(InstitutionId),
                 walk_in: q.walk_in,
-                from: q.from.map(|t| t.naive_utc()),
-                to: q.to.map(|t| t.naive_utc()),
+                from: crate::dto::bounded_instant("from", q.from)?,
+                to: crate::dto::bounded_instant("to", q.to)?,
                 visible_to,
                 after,
                 limit,

@@ -355,6 +355,8 @@ both_backends! {
         })).expect(200);
         let early = id_of(&book(&app, &researcher, instrument, &at(&app, 5, 9, 0), &at(&app, 5, 10, 0), "assisted").expect(201));
         let late = id_of(&book(&app, &researcher, instrument, &at(&app, 5, 10, 0), &at(&app, 5, 11, 0), "assisted").expect(201));
+        // Only a confirmed booking costs its fee when cancelled late.
+        app.post(&format!("/api/v1/bookings/{late}/approve"), &app.login("manager1"), &json!({})).expect(200);
         let r = app.post(&format!("/api/v1/bookings/{early}/cancel"), &researcher, &json!({})).expect(200);
         assert_eq!((r.body["status"].as_str(), r.body["late_cancellation"].as_bool()), (Some("cancelled"), Some(false)));
         set_clock(&app, local(&app, 4, 10, 30));
@@ -441,5 +443,50 @@ both_backends! {
         let mine = app.get("/api/v1/usage-records", &app.login("researcher")).expect(200);
         assert_eq!(mine.body["items"].as_array().map(Vec::len), Some(2));
         assert_eq!(app.get("/api/v1/usage-records", &app.login("guest")).expect(200).body["items"], json!([]));
+    }
+
+    fn started_bookings_cannot_be_cancelled_and_a_manager_cancelling_costs_the_user_nothing(app) {
+        app.seed_demo();
+        let instrument = bookable_instrument(&app, json!(["assisted"]));
+        let researcher = app.login("researcher");
+        let manager = app.login("manager1");
+        let midnight = local(&app, 0, 0, 0);
+        let t = |d: i64, h: i64, m: i64| midnight + Duration::days(d) + Duration::hours(h) + Duration::minutes(m);
+        let a = id_of(&book(&app, &researcher, instrument, &t(2, 9, 0).to_rfc3339(), &t(2, 10, 0).to_rfc3339(), "assisted").expect(201));
+        let b = id_of(&book(&app, &researcher, instrument, &t(2, 10, 0).to_rfc3339(), &t(2, 11, 0).to_rfc3339(), "assisted").expect(201));
+        for id in [a, b] {
+            app.post(&format!("/api/v1/bookings/{id}/approve"), &manager, &json!({})).expect(200);
+        }
+        set_clock(&app, t(2, 9, 5));
+        let (researcher, manager) = (app.login("researcher"), app.login("manager1"));
+        // Missed bookings become no-shows; cancelling after the start is refused.
+        let r = app.post(&format!("/api/v1/bookings/{a}/cancel"), &researcher, &json!({})).expect(409);
+        assert_eq!(r.problem_type(), "/problems/booking-already-started");
+        // The manager cancels the next slot (a fault) within 24 h: the user owes nothing.
+        let r = app.post(&format!("/api/v1/bookings/{b}/cancel"), &manager, &json!({})).expect(200);
+        assert_eq!(r.body["late_cancellation"], false);
+        // Check-in closes at the no-show cut-off.
+        set_clock(&app, t(2, 9, 30));
+        let r = app.post(&format!("/api/v1/bookings/{a}/check-in"), &app.login("manager1"), &json!({})).expect(409);
+        assert_eq!(r.problem_type(), "/problems/booking-check-in-not-open");
+    }
+
+    fn instants_outside_the_storable_years_are_refused_not_crashed_on(app) {
+        app.seed_demo();
+        let instrument = bookable_instrument(&app, json!(["assisted"]));
+        let researcher = app.login("researcher");
+        let r = book(&app, &researcher, instrument, "-5000-01-01T09:00:00Z", "-5000-01-01T10:00:00Z", "assisted").expect(422);
+        assert_eq!(r.problem_type(), "/problems/booking-invalid-window");
+        let r = app.get("/api/v1/bookings?from=-5000-01-01T00:00:00Z", &researcher).expect(400);
+        assert_eq!(r.body["errors"][0]["parameter"], "from");
+        let r = app.get(&format!("/api/v1/instruments/{instrument}/availability?from=-5000-01-01T00:00:00Z&to=-4999-12-31T00:00:00Z"), &researcher).expect(400);
+        assert_eq!(r.body["errors"][0]["parameter"], "to");
+        let r = app.get("/api/v1/audit-events?to=%2B10000-01-01T00:00:00Z", &app.login("admin")).expect(400);
+        assert_eq!(r.body["errors"][0]["parameter"], "to");
+        let me = app.get("/api/v1/me", &researcher).body["user"]["id"].as_i64().unwrap_or_default();
+        let now = app.now();
+        let r = app.post("/api/v1/usage-records", &app.login("manager1"), &json!({"instrument_id": instrument, "user_id": me, "mode": "assisted",
+            "started_at": (now - Duration::seconds(50)).to_rfc3339(), "ended_at": (now - Duration::seconds(10)).to_rfc3339()})).expect(422);
+        assert_eq!(r.body["errors"][0]["pointer"], "/ended_at");
     }
 }
