@@ -691,6 +691,19 @@ pub fn is_late_cancellation(window: &TimeWindow, policy: &Policy, now: DateTime<
     )
 }
 
+/// Whether a cancellation costs the booked fee: only the booker's own late
+/// cancellation of a confirmed (approved) booking does; a manager cancelling
+/// (a fault, a blackout) or withdrawing a request never approved is free.
+pub fn cancellation_costs_fee(
+    by_booker: bool,
+    status: BookingStatus,
+    window: &TimeWindow,
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> bool {
+    by_booker && status == BookingStatus::Approved && is_late_cancellation(window, policy, now)
+}
+
 text_enum!(
     /// What a stretch of an instrument's calendar is, for availability.
     pub enum Availability {
@@ -1650,6 +1663,18 @@ mod tests {
 
     fn reject(reason: &str) -> BookingAction {
         BookingAction::Reject { reason: reason.into() }
+    }
+
+    #[test]
+    fn only_the_bookers_late_cancellation_of_an_approved_booking_costs_the_fee() {
+        let p = Policy::default();
+        let w = window(monday(9, 0), monday(10, 0));
+        let late = monday(8, 0);
+        let early = monday(9, 0) - chrono::Duration::hours(25);
+        assert!(cancellation_costs_fee(true, Approved, &w, &p, late));
+        assert!(!cancellation_costs_fee(true, Approved, &w, &p, early));
+        assert!(!cancellation_costs_fee(false, Approved, &w, &p, late));
+        assert!(!cancellation_costs_fee(true, Pending, &w, &p, late));
     }
 
     #[test]

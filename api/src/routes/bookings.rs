@@ -13,7 +13,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use labshare_domain::access::{Action, BookingAccess, Resource};
 use labshare_domain::booking::{
-    check_booking, is_late_cancellation, transition, BookingAction, BookingContext, BookingError, BookingRequest,
+    cancellation_costs_fee, check_booking, transition, BookingAction, BookingContext, BookingError, BookingRequest,
     BookingStatus, TimeWindow, TransitionError,
 };
 use labshare_domain::catalogue::ServiceMode;
@@ -411,12 +411,13 @@ fn step(c: &mut DbConn, ctx: &Ctx, id: i64, action: BookingAction) -> Result<Boo
             ..Change::default()
         },
         BookingAction::Cancel => Change {
-            // Only the booker's own late cancellation of a confirmed booking costs the fee.
-            late_cancellation: Some(
-                before.user_id == ctx.actor.user_id
-                    && before.status == BookingStatus::Approved
-                    && is_late_cancellation(&before.window, &ctx.policy, ctx.now),
-            ),
+            late_cancellation: Some(cancellation_costs_fee(
+                before.user_id == ctx.actor.user_id,
+                before.status,
+                &before.window,
+                &ctx.policy,
+                ctx.now,
+            )),
             ..Change::default()
         },
         BookingAction::CheckIn => Change {
