@@ -473,17 +473,7 @@ pub async fn create(
     let lab_id = LabId(i.lab_id);
     let view = state
         .write(&bearer, move |c, ctx| {
-            let lab = match labs::get(c, lab_id) {
-                Ok(l) => l,
-                Err(RepoError::NotFound) => {
-                    return Err(ApiError::Validation(vec![FieldProblem::body(
-                        "/lab_id",
-                        "exists",
-                        "no such lab",
-                    )]))
-                }
-                Err(e) => return Err(e.into()),
-            };
+            let lab = crate::routes::referenced(labs::get(c, lab_id), "/lab_id", "no such lab")?;
             let data = InstrumentData {
                 name_zh: i.name_zh,
                 name_en: i.name_en,
@@ -849,22 +839,14 @@ pub async fn set_managers(
             )?;
             let mut candidates = Vec::new();
             for (i, user) in ids.iter().enumerate() {
-                match users::get(c, UserId(*user)) {
-                    Ok(u) => candidates.push(ManagerCandidate {
-                        user_id: u.value.id,
-                        institution_id: u.value.institution_id,
-                        active: u.value.active,
-                        roles: u.value.roles,
-                    }),
-                    Err(RepoError::NotFound) => {
-                        return Err(ApiError::Validation(vec![FieldProblem::body(
-                            format!("/user_ids/{i}"),
-                            "exists",
-                            "no such user",
-                        )]))
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+                let u =
+                    crate::routes::referenced(users::get(c, UserId(*user)), format!("/user_ids/{i}"), "no such user")?;
+                candidates.push(ManagerCandidate {
+                    user_id: u.value.id,
+                    institution_id: u.value.institution_id,
+                    active: u.value.active,
+                    roles: u.value.roles,
+                });
             }
             check_managers(before.value.instrument.institution_id, &candidates)?;
             let mut managers: Vec<UserId> = ids.iter().copied().map(UserId).collect();

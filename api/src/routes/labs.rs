@@ -167,16 +167,11 @@ pub async fn create(
                     institution_id: institution,
                 },
             )?;
-            match labshare_persistence::institutions::get(c, institution) {
-                Err(labshare_persistence::RepoError::NotFound) => {
-                    return Err(ApiError::Validation(vec![crate::error::FieldProblem::body(
-                        "/institution_id",
-                        "exists",
-                        "no such institution",
-                    )]))
-                }
-                other => other?,
-            };
+            crate::routes::referenced(
+                labshare_persistence::institutions::get(c, institution),
+                "/institution_id",
+                "no such institution",
+            )?;
             let view = LabView::from(repo::insert(c, institution, &data, ctx.now_naive())?);
             audit(c, ctx, "lab.create", "lab", view.id, None::<&()>, Some(&view))?;
             Ok(view)

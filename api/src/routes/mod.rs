@@ -67,6 +67,26 @@ pub fn request_readers(c: &mut DbConn, ctx: &Ctx) -> Result<RequestReaders, ApiE
     Ok(RequestReaders { visible_to, runs })
 }
 
+/// A record the body refers to by id: when it does not exist, the client
+/// named a wrong id (422 on that field), not a missing resource (404).
+///
+/// # Errors
+/// [`ApiError::Validation`] naming `pointer`, or the database error.
+pub fn referenced<T>(
+    result: Result<T, labshare_persistence::RepoError>,
+    pointer: impl Into<String>,
+    message: &str,
+) -> Result<T, ApiError> {
+    match result {
+        Err(labshare_persistence::RepoError::NotFound) => {
+            Err(ApiError::Validation(vec![crate::error::FieldProblem::body(
+                pointer, "exists", message,
+            )]))
+        }
+        other => Ok(other?),
+    }
+}
+
 /// Refuses unless the permission rules allow the action.
 ///
 /// # Errors

@@ -14,7 +14,7 @@ use labshare_domain::catalogue::BiosafetyLevel;
 use labshare_domain::qualification::{NewQualification, Qualification, QualificationKind};
 use labshare_domain::{InstrumentId, UserId};
 use labshare_persistence::qualifications as repo;
-use labshare_persistence::{institutions, users, DbConn, RepoError};
+use labshare_persistence::{institutions, users, DbConn};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
@@ -108,17 +108,7 @@ pub struct QualificationQuery {
 
 /// Who may certify or revoke this qualification.
 fn authorise(c: &mut DbConn, ctx: &Ctx, q: &NewQualification) -> Result<(), ApiError> {
-    let user = match users::get(c, q.user_id) {
-        Ok(u) => u,
-        Err(RepoError::NotFound) => {
-            return Err(ApiError::Validation(vec![FieldProblem::body(
-                "/user_id",
-                "exists",
-                "no such user",
-            )]))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let user = crate::routes::referenced(users::get(c, q.user_id), "/user_id", "no such user")?;
     match (q.kind, q.instrument_id) {
         (QualificationKind::Instrument, Some(instrument)) => {
             let i = match load_visible(c, ctx, instrument) {

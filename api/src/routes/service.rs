@@ -301,16 +301,11 @@ impl From<OrderError> for ApiError {
 fn item_instruments(c: &mut DbConn, ids: &[InstrumentId]) -> Result<Vec<ItemInstrument>, ApiError> {
     let mut out = Vec::new();
     for (n, id) in ids.iter().enumerate() {
-        let rec = match instruments::get(c, *id) {
-            Err(RepoError::NotFound) => {
-                return Err(ApiError::Validation(vec![FieldProblem::body(
-                    format!("/instrument_ids/{n}"),
-                    "exists",
-                    "no such instrument",
-                )]))
-            }
-            other => other?,
-        };
+        let rec = crate::routes::referenced(
+            instruments::get(c, *id),
+            format!("/instrument_ids/{n}"),
+            "no such instrument",
+        )?;
         let lab = labs::get(c, rec.value.instrument.lab_id)?;
         out.push(ItemInstrument {
             id: *id,
@@ -516,16 +511,11 @@ pub async fn create_order(
     let input = body.0;
     let view = state
         .write(&bearer, move |c, ctx| {
-            let item = match repo::get_item(c, input.service_item_id) {
-                Err(RepoError::NotFound) => {
-                    return Err(ApiError::Validation(vec![FieldProblem::body(
-                        "/service_item_id",
-                        "exists",
-                        "no such service item",
-                    )]))
-                }
-                other => other?,
-            };
+            let item = crate::routes::referenced(
+                repo::get_item(c, input.service_item_id),
+                "/service_item_id",
+                "no such service item",
+            )?;
             let primary = instruments::get(c, item.data.instrument_ids.first().copied().ok_or(ApiError::NotFound)?)?;
             if !can(
                 &ctx.actor,

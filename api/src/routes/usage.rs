@@ -17,7 +17,7 @@ use labshare_domain::usage::{billed_minutes, check_walk_in, effective_minutes, o
 use labshare_domain::{InstitutionId, InstrumentId, UserId};
 use labshare_persistence::bookings::Booking;
 use labshare_persistence::usage::{self as repo, NewUsage, UsageRecord};
-use labshare_persistence::{instruments, users, DbConn, RepoError};
+use labshare_persistence::{instruments, users, DbConn};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
@@ -191,26 +191,9 @@ pub async fn create(
     let view = state
         .write(&bearer, move |c, ctx| {
             let id = InstrumentId(i.instrument_id);
-            let instrument = match instruments::get(c, id) {
-                Err(RepoError::NotFound) => {
-                    return Err(ApiError::Validation(vec![FieldProblem::body(
-                        "/instrument_id",
-                        "exists",
-                        "no such instrument",
-                    )]))
-                }
-                other => other?,
-            };
-            let user = match users::get(c, UserId(i.user_id)) {
-                Err(RepoError::NotFound) => {
-                    return Err(ApiError::Validation(vec![FieldProblem::body(
-                        "/user_id",
-                        "exists",
-                        "no such user",
-                    )]))
-                }
-                other => other?,
-            };
+            let instrument =
+                crate::routes::referenced(instruments::get(c, id), "/instrument_id", "no such instrument")?;
+            let user = crate::routes::referenced(users::get(c, UserId(i.user_id)), "/user_id", "no such user")?;
             let access = BookingAccess {
                 user_id: user.value.id,
                 institution_id: user.value.institution_id,
@@ -224,16 +207,7 @@ pub async fn create(
                 .operator_id
                 .map(UserId)
                 .unwrap_or_else(|| operator(i.mode, user.value.id, ctx.actor.user_id));
-            if let Err(e) = users::get(c, operator) {
-                if !matches!(e, RepoError::NotFound) {
-                    return Err(e.into());
-                }
-                return Err(ApiError::Validation(vec![FieldProblem::body(
-                    "/operator_id",
-                    "exists",
-                    "no such user",
-                )]));
-            }
+            crate::routes::referenced(users::get(c, operator), "/operator_id", "no such user")?;
             let usage = NewUsage {
                 instrument_id: id,
                 booking_id: None,
