@@ -96,6 +96,30 @@ pub enum Action {
     ManageServiceItems,
     /// See who gave a rating (ratings are otherwise shown anonymously).
     IdentifyRater,
+    /// Propose fee standards for an institution's instruments and items, and
+    /// see its proposals that are not approved.
+    ProposeFeeStandard,
+    /// Approve or reject a proposed fee standard.
+    DecideFeeStandard,
+    /// Create, change, activate and close subsidy programmes.
+    ManageProgrammes,
+    /// Approve a draft subsidy programme.
+    ApproveProgramme,
+    /// Apply for a grant under a subsidy programme, for oneself.
+    ApplyForGrant,
+    ReadGrant,
+    /// Approve a grant with an amount, or reject it.
+    DecideGrant,
+    ReadCharge,
+    /// Correct a charge with an adjustment.
+    AdjustCharge,
+    /// Generate the month's statements for all pairs.
+    GenerateStatements,
+    ReadStatement,
+    /// Issue a draft statement, resolve a dispute or confirm payment: the provider's side.
+    SettleStatement,
+    /// Contest an issued statement: the payer's side.
+    DisputeStatement,
 }
 
 /// What an instrument looks like to the permission rules.
@@ -132,6 +156,22 @@ pub enum Resource<'a> {
     /// A rating of a booking or service order, given by `rater`.
     Rating {
         rater: UserId,
+    },
+    /// A grant of subsidy to a user of an institution.
+    Grant {
+        user_id: UserId,
+        institution_id: InstitutionId,
+    },
+    /// A charge to a user of a payer institution, for use at a provider.
+    Charge {
+        user_id: UserId,
+        payer: InstitutionId,
+        provider: InstitutionId,
+    },
+    /// A statement to a payer institution (`None`: a programme's funder) from a provider.
+    Statement {
+        payer: Option<InstitutionId>,
+        provider: InstitutionId,
     },
     /// A user account, or the creation of one, in an institution.
     User {
@@ -218,6 +258,29 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
         // Ratings are published without the rater, so that users rate freely;
         // the platform office, commission and regulators may follow one up.
         (A::IdentifyRater, R::Rating { rater }) => *rater == actor.user_id || actor.reads_all(),
+        (A::ProposeFeeStandard, R::Institution(i)) => actor.admin_of(*i),
+        (A::DecideFeeStandard | A::ManageProgrammes | A::DecideGrant | A::GenerateStatements, R::Platform) => {
+            actor.has(Role::PlatformAdmin)
+        }
+        (A::ApproveProgramme, R::Platform) => actor.has(Role::Commission),
+        (A::ApplyForGrant, R::Platform) => actor.any(&[Role::Researcher, Role::InstrumentManager, Role::UnitAdmin]),
+        (A::ReadGrant, R::Grant { user_id, institution_id }) => {
+            *user_id == actor.user_id || actor.reads_all() || actor.admin_of(*institution_id)
+        }
+        (A::ReadCharge, R::Charge { user_id, payer, provider }) => {
+            *user_id == actor.user_id || actor.reads_all() || actor.admin_of(*payer) || actor.admin_of(*provider)
+        }
+        // The provider corrects its own bill; the platform office any.
+        (A::AdjustCharge, R::Charge { provider, .. }) => actor.admin_of(*provider),
+        (A::ReadStatement, R::Statement { payer, provider }) => {
+            actor.reads_all() || actor.admin_of(*provider) || payer.is_some_and(|p| actor.admin_of(p))
+        }
+        (A::SettleStatement, R::Statement { provider, .. }) => actor.admin_of(*provider),
+        // A programme's statement is contested by the platform office on the funder's behalf.
+        (A::DisputeStatement, R::Statement { payer, .. }) => match payer {
+            Some(p) => actor.admin_of(*p),
+            None => actor.has(Role::PlatformAdmin),
+        },
         _ => false,
     }
 }
@@ -268,6 +331,12 @@ pub fn user_list_scope(actor: &Actor) -> Option<Scope> {
     } else {
         None
     }
+}
+
+/// Which statements an actor may list: all, those of its unit (as payer or
+/// provider) for a unit admin; `None`: none.
+pub fn statement_scope(actor: &Actor) -> Option<Scope> {
+    listing_overdue_scope(actor)
 }
 
 /// Which instruments overdue for listing an actor may see; `None`: none.

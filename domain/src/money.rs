@@ -77,6 +77,29 @@ impl Money {
     }
 }
 
+/// Formats a signed amount of fen as a decimal string of CNY (`"-30.00"`):
+/// adjustments and statement balances may be negative.
+pub fn format_fen(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let abs = fen.unsigned_abs();
+    format!("{sign}{}.{:02}", abs / 100, abs % 100)
+}
+
+/// Parses a signed decimal string of CNY (`"-30.00"`, `"12.5"`) into fen.
+///
+/// # Errors
+/// [`MoneyError`] naming the rule broken; the magnitude is bounded like [`Money`].
+pub fn parse_signed_fen(text: &str) -> Result<i64, MoneyError> {
+    match text.strip_prefix('-') {
+        Some(rest) if !rest.starts_with('-') => {
+            let m = Money::parse(rest)?;
+            Ok(-m.fen())
+        }
+        Some(_) => Err(MoneyError::Format),
+        None => Money::parse(text).map(Money::fen),
+    }
+}
+
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
@@ -122,7 +145,23 @@ mod tests {
         assert_eq!(Money::parse("0.05").map(|m| m.to_string()), Ok("0.05".into()));
     }
 
+    #[test]
+    fn signed_amounts_print_and_parse_with_their_sign() {
+        assert_eq!(format_fen(-3_005), "-30.05");
+        assert_eq!(format_fen(-5), "-0.05");
+        assert_eq!(format_fen(0), "0.00");
+        assert_eq!(parse_signed_fen("-30.05"), Ok(-3_005));
+        assert_eq!(parse_signed_fen("12.5"), Ok(1_250));
+        assert_eq!(parse_signed_fen("--1"), Err(MoneyError::Format));
+        assert_eq!(parse_signed_fen("-1.005"), Err(MoneyError::TooPrecise));
+    }
+
     proptest! {
+        #[test]
+        fn signed_printing_then_parsing_gives_the_same_amount(fen in -MAX_FEN..=MAX_FEN) {
+            prop_assert_eq!(parse_signed_fen(&format_fen(fen)), Ok(fen));
+        }
+
         #[test]
         fn printing_then_parsing_gives_the_same_amount(fen in 0i64..=MAX_FEN) {
             let m = Money::from_fen(fen).map_err(|e| TestCaseError::fail(e.to_string()))?;

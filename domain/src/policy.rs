@@ -41,6 +41,20 @@ pub struct Policy {
     pub overrun_grace_minutes: i64,
     /// Billed time is rounded up to this increment, 30 min.
     pub billing_increment_minutes: i64,
+    /// A late cancellation costs this share of the booked fee, 100 %.
+    pub late_cancellation_fee_percent: i64,
+    /// A no-show costs this share of the booked fee, 150 %.
+    pub no_show_fee_percent: i64,
+    /// A walk-in costs this share of the fee of its time, 200 %.
+    pub walk_in_fee_percent: i64,
+    /// Suggested price of each tier as a share of the cost per hour:
+    /// internal 100 %, member 100 %, external 150 %.
+    pub tier_multiplier_percent: crate::fees::TierPercents,
+    /// Yearly maintenance as a share of the original value, in basis points: 6 %.
+    pub maintenance_rate_bp: i64,
+    /// The management fee the cost calculator adds, in basis points: 10 % to 15 %.
+    pub management_fee_min_bp: i64,
+    pub management_fee_max_bp: i64,
 }
 
 impl Policy {
@@ -65,6 +79,17 @@ impl Default for Policy {
             local_offset_seconds: 8 * 3600,
             overrun_grace_minutes: 10,
             billing_increment_minutes: 30,
+            late_cancellation_fee_percent: 100,
+            no_show_fee_percent: 150,
+            walk_in_fee_percent: 200,
+            tier_multiplier_percent: crate::fees::TierPercents {
+                internal: 100,
+                member: 100,
+                external: 150,
+            },
+            maintenance_rate_bp: 600,
+            management_fee_min_bp: 1000,
+            management_fee_max_bp: 1500,
         }
     }
 }
