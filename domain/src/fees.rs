@@ -500,12 +500,12 @@ pub fn parse_percent_bp(text: &str, max_percent: i64) -> Result<i64, String> {
 
 /// The standard in force at `date` among approved versions of one subject:
 /// the latest effective date on or before it, the highest version on a tie.
-pub fn in_force<'a, T>(
-    versions: &'a [T],
+pub fn in_force<T>(
+    versions: &[T],
     date: chrono::NaiveDate,
     effective_from: impl Fn(&T) -> chrono::NaiveDate,
     version: impl Fn(&T) -> i64,
-) -> Option<&'a T> {
+) -> Option<&T> {
     versions
         .iter()
         .filter(|v| effective_from(v) <= date)
