@@ -174,6 +174,9 @@ pub enum Lockable {
     Labs,
     Instruments,
     Users,
+    SubsidyProgrammes,
+    SubsidyGrants,
+    Statements,
 }
 
 /// Locks a row for the rest of the transaction, so that a concurrent
@@ -190,6 +193,9 @@ pub fn lock_row(conn: &mut DbConn, table: Lockable, id: i64) -> Result<(), RepoE
             Lockable::Labs => "labs",
             Lockable::Instruments => "instruments",
             Lockable::Users => "users",
+            Lockable::SubsidyProgrammes => "subsidy_programmes",
+            Lockable::SubsidyGrants => "subsidy_grants",
+            Lockable::Statements => "statements",
         };
         diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"))
             .bind::<diesel::sql_types::BigInt, _>(id)

@@ -33,6 +33,9 @@ pub enum ConflictKind {
     Exclusion,
 }
 
+/// Names of the triggers that refuse changes to records that must not change.
+const FROZEN: [&str; 2] = ["charges_immutable", "statements_frozen"];
+
 impl From<DieselError> for RepoError {
     fn from(e: DieselError) -> Self {
         match e {
@@ -47,6 +50,20 @@ impl From<DieselError> for RepoError {
                 Self::Conflict {
                     kind: ConflictKind::Exclusion,
                     constraint: "bookings_no_overlap".into(),
+                }
+            }
+            // Triggers that keep charges and issued statements unchanged (both backends).
+            DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if FROZEN.iter().any(|name| info.message().contains(name)) =>
+            {
+                let constraint = FROZEN
+                    .iter()
+                    .find(|name| info.message().contains(*name))
+                    .map(|name| (*name).to_owned())
+                    .unwrap_or_default();
+                Self::Conflict {
+                    kind: ConflictKind::Check,
+                    constraint,
                 }
             }
             DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)

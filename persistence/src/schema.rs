@@ -307,6 +307,154 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_tags (user_id, tag) {
+        user_id -> BigInt,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    fee_standards (id) {
+        id -> BigInt,
+        institution_id -> BigInt,
+        subject -> Text,
+        instrument_id -> Nullable<BigInt>,
+        mode -> Nullable<Text>,
+        service_item_id -> Nullable<BigInt>,
+        version -> Integer,
+        unit -> Text,
+        price_internal_fen -> BigInt,
+        price_member_fen -> BigInt,
+        price_external_fen -> BigInt,
+        startup_fee_fen -> BigInt,
+        assisted_surcharge_fen -> BigInt,
+        minimum_charge_fen -> BigInt,
+        effective_from -> Date,
+        status -> Text,
+        note -> Text,
+        reason -> Nullable<Text>,
+        proposed_by -> BigInt,
+        proposed_at -> Timestamp,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    subsidy_programmes (id) {
+        id -> BigInt,
+        name -> Text,
+        funder -> Text,
+        budget_fen -> BigInt,
+        spent_fen -> BigInt,
+        valid_from -> Date,
+        valid_until -> Date,
+        ratio_bp -> Integer,
+        cap_per_beneficiary_fen -> Nullable<BigInt>,
+        cap_per_charge_fen -> Nullable<BigInt>,
+        memberships -> Text,
+        user_tags -> Text,
+        without_mature_lab_only -> Bool,
+        cross_unit_only -> Bool,
+        category_prefixes -> Text,
+        status -> Text,
+        created_by -> BigInt,
+        approved_by -> Nullable<BigInt>,
+        approved_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subsidy_grants (id) {
+        id -> BigInt,
+        programme_id -> BigInt,
+        user_id -> BigInt,
+        institution_id -> BigInt,
+        requested_fen -> BigInt,
+        purpose -> Text,
+        status -> Text,
+        amount_fen -> Nullable<BigInt>,
+        used_fen -> BigInt,
+        reason -> Nullable<Text>,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    charges (id) {
+        id -> BigInt,
+        kind -> Text,
+        user_id -> BigInt,
+        payer_institution_id -> BigInt,
+        provider_institution_id -> BigInt,
+        instrument_id -> Nullable<BigInt>,
+        service_item_id -> Nullable<BigInt>,
+        booking_id -> Nullable<BigInt>,
+        usage_record_id -> Nullable<BigInt>,
+        service_order_id -> Nullable<BigInt>,
+        adjusts_charge_id -> Nullable<BigInt>,
+        fee_standard_id -> Nullable<BigInt>,
+        fee_standard_version -> Nullable<Integer>,
+        tier -> Text,
+        mode -> Nullable<Text>,
+        unit -> Text,
+        quantity -> BigInt,
+        unit_price_fen -> BigInt,
+        usage_fen -> BigInt,
+        startup_fee_fen -> BigInt,
+        assisted_surcharge_fen -> BigInt,
+        minimum_top_up_fen -> BigInt,
+        fee_percent -> Integer,
+        gross_fen -> BigInt,
+        subsidy_fen -> BigInt,
+        payable_fen -> BigInt,
+        programme_id -> Nullable<BigInt>,
+        grant_id -> Nullable<BigInt>,
+        reason -> Text,
+        used_at -> Timestamp,
+        created_by -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    statements (id) {
+        id -> BigInt,
+        kind -> Text,
+        month -> Text,
+        payer_institution_id -> Nullable<BigInt>,
+        programme_id -> Nullable<BigInt>,
+        counterparty_id -> BigInt,
+        provider_institution_id -> BigInt,
+        status -> Text,
+        charge_count -> Integer,
+        gross_fen -> BigInt,
+        subsidy_fen -> BigInt,
+        net_fen -> BigInt,
+        issued_by -> Nullable<BigInt>,
+        issued_at -> Nullable<Timestamp>,
+        paid_at -> Nullable<Timestamp>,
+        dispute_reason -> Nullable<Text>,
+        resolution_note -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    statement_charges (statement_id, charge_id) {
+        statement_id -> BigInt,
+        charge_id -> BigInt,
+        kind -> Text,
+    }
+}
+
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(labs -> institutions (institution_id));
@@ -318,6 +466,8 @@ diesel::joinable!(booking_rules -> instruments (instrument_id));
 diesel::joinable!(opening_hours -> instruments (instrument_id));
 diesel::joinable!(blackouts -> instruments (instrument_id));
 diesel::joinable!(bookings -> instruments (instrument_id));
+diesel::joinable!(statement_charges -> charges (charge_id));
+diesel::joinable!(statement_charges -> statements (statement_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     institutions,
@@ -341,4 +491,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     samples,
     ratings,
     calendar_tokens,
+    user_tags,
+    fee_standards,
+    subsidy_programmes,
+    subsidy_grants,
+    charges,
+    statements,
+    statement_charges,
 );

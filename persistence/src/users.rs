@@ -272,3 +272,31 @@ pub fn ids_of_institution(conn: &mut DbConn, institution: InstitutionId) -> Resu
         .select(t::id)
         .load(conn)?)
 }
+
+/// The tags of a user (`high_level_talent`), sorted.
+///
+/// # Errors
+/// Database errors.
+pub fn tags_of(conn: &mut DbConn, user: UserId) -> Result<Vec<String>, RepoError> {
+    use crate::schema::user_tags as ut;
+    Ok(ut::table
+        .filter(ut::user_id.eq(user.0))
+        .order(ut::tag)
+        .select(ut::tag)
+        .load(conn)?)
+}
+
+/// Replaces the tags of a user.
+///
+/// # Errors
+/// Database errors.
+pub fn set_tags(conn: &mut DbConn, user: UserId, tags: &[String]) -> Result<(), RepoError> {
+    use crate::schema::user_tags as ut;
+    diesel::delete(ut::table.filter(ut::user_id.eq(user.0))).execute(conn)?;
+    for tag in tags {
+        diesel::insert_into(ut::table)
+            .values((ut::user_id.eq(user.0), ut::tag.eq(tag)))
+            .execute(conn)?;
+    }
+    Ok(())
+}

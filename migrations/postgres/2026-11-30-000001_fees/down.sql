@@ -1,0 +1,9 @@
+DROP TABLE statement_charges;
+DROP TABLE statements;
+DROP FUNCTION statements_frozen;
+DROP TABLE charges;
+DROP FUNCTION charges_immutable;
+DROP TABLE subsidy_grants;
+DROP TABLE subsidy_programmes;
+DROP TABLE fee_standards;
+DROP TABLE user_tags;
