@@ -1,9 +1,11 @@
 //! The HTTP API of LabShare.
 
 pub mod auth;
+pub mod billing;
 pub mod config;
 pub mod dto;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod openapi;
 pub mod routes;
@@ -13,8 +15,8 @@ pub mod sweep;
 
 use crate::error::ApiError;
 use crate::routes::{
-    audit, auth as auth_routes, bookings, calendar, institutions, instruments, labs, ops, qualifications, ratings,
-    schedule, service, usage, users,
+    audit, auth as auth_routes, bookings, calendar, charges, institutions, instruments, labs, ops, qualifications,
+    ratings, schedule, service, statements, usage, users,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -171,7 +173,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/service-orders/{id}/receive-samples").route(web::post().to(service::receive_order)))
                 .service(resource("/service-orders/{id}/complete").route(web::post().to(service::complete_order)))
                 .service(resource("/service-orders/{id}/cancel").route(web::post().to(service::cancel_order)))
-                .service(resource("/service-orders/{id}/rating").route(web::post().to(ratings::rate_order))),
+                .service(resource("/service-orders/{id}/rating").route(web::post().to(ratings::rate_order)))
+                .service(resource("/charges").route(web::get().to(charges::list)))
+                .service(resource("/charges/export").route(web::get().to(charges::export_charges)))
+                .service(resource("/charges/{id}").route(web::get().to(charges::get)))
+                .service(resource("/charges/{id}/adjust").route(web::post().to(charges::adjust)))
+                .service(resource("/statements").route(web::get().to(statements::list)))
+                .service(resource("/statements/generate").route(web::post().to(statements::generate)))
+                .service(resource("/statements/export").route(web::get().to(statements::export_statements)))
+                .service(resource("/statements/{id}").route(web::get().to(statements::get)))
+                .service(resource("/statements/{id}/issue").route(web::post().to(statements::issue)))
+                .service(resource("/statements/{id}/pay").route(web::post().to(statements::pay)))
+                .service(resource("/statements/{id}/dispute").route(web::post().to(statements::dispute)))
+                .service(resource("/statements/{id}/resolve").route(web::post().to(statements::resolve))),
         )
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));

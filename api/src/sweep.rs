@@ -1,6 +1,6 @@
 //! The sweep inside the server: pending bookings whose start has passed
 //! expire, approved ones not checked in 30 min after their start become
-//! no-shows. It runs every minute on the server's clock; tests call
+//! no-shows (and charges them). It runs every minute on the server's clock; tests call
 //! [`run_once`] after moving the clock.
 
 use crate::error::ApiError;
@@ -30,12 +30,12 @@ fn apply(
     let Ok(to) = transition(before.status, &action, &before.window, policy, now) else {
         return Ok(false);
     };
-    match bookings::transition(c, id, before.status, to, &Change::default(), now.naive_utc()) {
-        Ok(_) => {}
+    let after = match bookings::transition(c, id, before.status, to, &Change::default(), now.naive_utc()) {
+        Ok(after) => after,
         // Moved on meanwhile (checked in, cancelled): nothing to do.
         Err(RepoError::NotFound) => return Ok(false),
         Err(e) => return Err(e.into()),
-    }
+    };
     let event = NewEvent {
         actor: None,
         action: if to == BookingStatus::Expired {
@@ -49,6 +49,15 @@ fn apply(
         after: Some(serde_json::json!({"status": to.to_string()})),
     };
     record(c, &event, now.naive_utc())?;
+    if to == BookingStatus::NoShow {
+        crate::billing::charge(
+            c,
+            &crate::billing::Event::of_missed_booking(&after, true),
+            policy,
+            None,
+            now,
+        )?;
+    }
     Ok(true)
 }
 

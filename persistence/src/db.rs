@@ -177,6 +177,7 @@ pub enum Lockable {
     SubsidyProgrammes,
     SubsidyGrants,
     Statements,
+    Charges,
 }
 
 /// Locks a row for the rest of the transaction, so that a concurrent
@@ -196,6 +197,7 @@ pub fn lock_row(conn: &mut DbConn, table: Lockable, id: i64) -> Result<(), RepoE
             Lockable::SubsidyProgrammes => "subsidy_programmes",
             Lockable::SubsidyGrants => "subsidy_grants",
             Lockable::Statements => "statements",
+            Lockable::Charges => "charges",
         };
         diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"))
             .bind::<diesel::sql_types::BigInt, _>(id)

@@ -296,7 +296,9 @@ impl TestApp {
     fn read(res: reqwest::blocking::Response) -> Resp {
         let status = res.status().as_u16();
         let headers = res.headers().clone();
-        let text = res.text().unwrap_or_default();
+        // Decoded by hand so that a byte-order mark stays visible to the test.
+        let bytes = res.bytes().map(|b| b.to_vec()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Resp {
             status,
@@ -377,6 +379,15 @@ impl TestApp {
         diesel::sql_query(sql)
             .execute(&mut *conn)
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// Runs a statement directly in the database and tells whether the database accepted it.
+    ///
+    /// # Errors
+    /// The database's refusal, as text.
+    pub fn try_execute(&self, sql: &str) -> Result<usize, String> {
+        let mut conn = self.pool.get().unwrap_or_else(|e| panic!("connection: {e}"));
+        diesel::sql_query(sql).execute(&mut *conn).map_err(|e| e.to_string())
     }
 
     /// The id of the demo institution with this name.

@@ -2,6 +2,7 @@
 //! approval to check-out.
 
 use crate::auth::Bearer;
+use crate::billing;
 use crate::dto::{instant, page_args};
 use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::{Body, Id, Query};
@@ -17,6 +18,7 @@ use labshare_domain::booking::{
     BookingStatus, TimeWindow, TransitionError,
 };
 use labshare_domain::catalogue::ServiceMode;
+use labshare_domain::fees::ChargeBasis;
 use labshare_domain::listing::ListingStatus;
 use labshare_domain::qualification::{biosafety_level_on, qualified_on};
 use labshare_domain::{InstitutionId, InstrumentId, UserId};
@@ -440,8 +442,28 @@ fn step(c: &mut DbConn, ctx: &Ctx, id: i64, action: BookingAction) -> Result<Boo
         }
         Err(e) => return Err(overlap_as_problem(e)),
     };
-    if to == BookingStatus::Completed {
-        crate::routes::usage::record_check_out(c, ctx, &after)?;
+    match to {
+        BookingStatus::Completed => {
+            let usage = crate::routes::usage::record_check_out(c, ctx, &after)?;
+            let basis = ChargeBasis::Usage {
+                billed_minutes: usage.billed_minutes,
+                mode: after.mode,
+            };
+            let event = billing::Event {
+                usage_record_id: Some(usage.id),
+                ..billing::Event::of_booking(&after, basis, usage.started_at)
+            };
+            billing::charge(c, &event, &ctx.policy, Some(ctx.actor.user_id), ctx.now)?;
+        }
+        BookingStatus::Cancelled if after.late_cancellation => {
+            let event = billing::Event::of_missed_booking(&after, false);
+            billing::charge(c, &event, &ctx.policy, Some(ctx.actor.user_id), ctx.now)?;
+        }
+        BookingStatus::NoShow => {
+            let event = billing::Event::of_missed_booking(&after, true);
+            billing::charge(c, &event, &ctx.policy, Some(ctx.actor.user_id), ctx.now)?;
+        }
+        _ => {}
     }
     let (before, after) = (BookingView::from(before), BookingView::from(after));
     audit(c, ctx, name, "booking", id, Some(&before), Some(&after))?;

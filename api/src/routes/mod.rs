@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod bookings;
 pub mod calendar;
+pub mod charges;
 pub mod institutions;
 pub mod instruments;
 pub mod labs;
@@ -12,6 +13,7 @@ pub mod qualifications;
 pub mod ratings;
 pub mod schedule;
 pub mod service;
+pub mod statements;
 pub mod usage;
 pub mod users;
 

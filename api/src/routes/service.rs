@@ -706,6 +706,22 @@ fn order_step(c: &mut DbConn, ctx: &Ctx, id: i64, action: OrderAction) -> Result
         }
         Err(e) => return Err(e.into()),
     };
+    if let (OrderStatus::Completed, Some(primary)) = (to, item.data.instrument_ids.first()) {
+        let event = crate::billing::Event {
+            basis: labshare_domain::fees::ChargeBasis::ServiceOrder {
+                samples: i64::from(after.sample_count.unwrap_or(1)),
+            },
+            user_id: after.user_id,
+            payer: after.institution_id,
+            instrument_id: *primary,
+            service_item_id: Some(item.id),
+            booking_id: None,
+            usage_record_id: None,
+            service_order_id: Some(after.id),
+            used_at: ctx.now,
+        };
+        crate::billing::charge(c, &event, &ctx.policy, Some(ctx.actor.user_id), ctx.now)?;
+    }
     let promised = item.data.turnaround_days;
     let (before, after) = (
         OrderView::new(before, promised, ctx),

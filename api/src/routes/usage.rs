@@ -131,11 +131,12 @@ pub struct UsageQuery {
     pub cursor: Option<String>,
 }
 
-/// Writes the usage record of a booking just checked out: from check-in to now.
+/// Writes the usage record of a booking just checked out: from check-in to now;
+/// the caller charges it.
 ///
 /// # Errors
 /// Database errors.
-pub fn record_check_out(c: &mut DbConn, ctx: &Ctx, b: &Booking) -> Result<(), ApiError> {
+pub fn record_check_out(c: &mut DbConn, ctx: &Ctx, b: &Booking) -> Result<UsageRecordView, ApiError> {
     let started = b.checked_in_at.map(|t| t.and_utc()).unwrap_or(b.window.start);
     let ended = ctx.now.max(started + chrono::Duration::minutes(1));
     let actual = TimeWindow::new(started, ended)?;
@@ -161,7 +162,8 @@ pub fn record_check_out(c: &mut DbConn, ctx: &Ctx, b: &Booking) -> Result<(), Ap
         view.id,
         None::<&()>,
         Some(&view),
-    )
+    )?;
+    Ok(view)
 }
 
 /// Record a walk-in.
@@ -231,6 +233,21 @@ pub async fn create(
                 None::<&()>,
                 Some(&view),
             )?;
+            let event = crate::billing::Event {
+                basis: labshare_domain::fees::ChargeBasis::WalkIn {
+                    billed_minutes: view.billed_minutes,
+                    mode: view.mode,
+                },
+                user_id: UserId(view.user_id),
+                payer: InstitutionId(view.institution_id),
+                instrument_id: id,
+                service_item_id: None,
+                booking_id: None,
+                usage_record_id: Some(view.id),
+                service_order_id: None,
+                used_at: view.started_at,
+            };
+            crate::billing::charge(c, &event, &ctx.policy, Some(ctx.actor.user_id), ctx.now)?;
             Ok(view)
         })
         .await?;

@@ -6,6 +6,7 @@ mod auth;
 mod bookings;
 mod calendar_ratings;
 mod catalogue;
+mod charges;
 mod contract;
 mod errors;
 mod fixtures;

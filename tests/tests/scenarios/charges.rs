@@ -1,0 +1,399 @@
+//! Charges, subsidies and statements (DESIGN.md §4), on both databases:
+//! every use priced by the standard in force and the payer's tier,
+//! subsidised within every limit, settled monthly to the fen.
+
+use crate::bookings::{at, book, bookable_instrument, id_of, local, set_clock};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+use labshare_tests::{both_backends, Resp, TestApp};
+use serde_json::{json, Value};
+
+fn fen(v: &Value) -> i64 {
+    let text = v.as_str().unwrap_or_else(|| panic!("not an amount: {v}"));
+    let (sign, digits) = match text.strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, text),
+    };
+    let (yuan, cents) = digits.split_once('.').unwrap_or_else(|| panic!("no decimals: {text}"));
+    assert_eq!(cents.len(), 2, "two decimals: {text}");
+    sign * (yuan.parse::<i64>().unwrap_or_default() * 100 + cents.parse::<i64>().unwrap_or_default())
+}
+
+fn items(r: &Resp) -> Vec<Value> {
+    r.body["items"].as_array().cloned().unwrap_or_default()
+}
+
+fn today(app: &TestApp) -> String {
+    local(app, 0, 0, 0).date_naive().to_string()
+}
+
+/// Proposes an hourly fee standard as `unit1` and approves it as the platform office.
+fn hourly_standard(
+    app: &TestApp,
+    instrument: i64,
+    mode: &str,
+    prices: [&str; 3],
+    startup: &str,
+    surcharge: &str,
+    minimum: &str,
+) -> i64 {
+    let body = json!({
+        "instrument_id": instrument, "mode": mode, "unit": "hour",
+        "prices": {"internal": prices[0], "member": prices[1], "external": prices[2]},
+        "startup_fee": startup, "assisted_surcharge": surcharge, "minimum_charge": minimum,
+        "effective_from": today(app), "note": "2026年收费标准"
+    });
+    let id = id_of(
+        &app.post("/api/v1/fee-standards", &app.login("unit1"), &body)
+            .expect(201),
+    );
+    app.post(
+        &format!("/api/v1/fee-standards/{id}/approve"),
+        &app.login("admin"),
+        &json!({}),
+    )
+    .expect(200);
+    id
+}
+
+/// An active programme for member units' cross-unit use; returns its id.
+fn programme(app: &TestApp, budget: &str, ratio: &str, cap_per_charge: Option<&str>, category: &str) -> i64 {
+    let admin = app.login("admin");
+    let body = json!({
+        "name": "2026年度大型仪器共享使用补贴", "funder": "南宁市卫生健康委员会", "budget": budget,
+        "valid_from": today(app), "valid_until": local(app, 300, 0, 0).date_naive().to_string(),
+        "ratio_percent": ratio, "cap_per_beneficiary": null, "cap_per_charge": cap_per_charge,
+        "eligibility": {"memberships": ["member"], "user_tags": [], "without_mature_lab_only": false,
+                        "cross_unit_only": true, "category_prefixes": [category]}
+    });
+    let id = id_of(&app.post("/api/v1/subsidy-programmes", &admin, &body).expect(201));
+    app.post(
+        &format!("/api/v1/subsidy-programmes/{id}/approve"),
+        &app.login("leader"),
+        &json!({}),
+    )
+    .expect(200);
+    app.post(&format!("/api/v1/subsidy-programmes/{id}/activate"), &admin, &json!({}))
+        .expect(200);
+    id
+}
+
+/// The researcher's grant under a programme, approved for `amount`.
+fn grant(app: &TestApp, programme: i64, amount: &str) -> i64 {
+    let body = json!({"programme_id": programme, "requested_amount": amount, "purpose": "流式细胞检测课题"});
+    let id = id_of(
+        &app.post("/api/v1/subsidy-grants", &app.login("researcher"), &body)
+            .expect(201),
+    );
+    app.post(
+        &format!("/api/v1/subsidy-grants/{id}/approve"),
+        &app.login("admin"),
+        &json!({"amount": amount}),
+    )
+    .expect(200);
+    id
+}
+
+fn user_id(app: &TestApp, username: &str) -> i64 {
+    app.get("/api/v1/me", &app.login(username)).body["user"]["id"]
+        .as_i64()
+        .unwrap_or_default()
+}
+
+/// Records a walk-in of `user` as `manager1`, `minutes` long, ending `ago` minutes before now.
+fn walk_in(app: &TestApp, instrument: i64, user: i64, ago: i64, minutes: i64) -> Resp {
+    let end = app.now() - Duration::minutes(ago);
+    let start = end - Duration::minutes(minutes);
+    app.post(
+        "/api/v1/usage-records",
+        &app.login("manager1"),
+        &json!({"instrument_id": instrument, "user_id": user, "mode": "assisted",
+                "started_at": start.to_rfc3339(), "ended_at": end.to_rfc3339(), "note": "临时加测"}),
+    )
+}
+
+fn charges_where(app: &TestApp, query: &str) -> Vec<Value> {
+    items(
+        &app.get(&format!("/api/v1/charges?limit=200&{query}"), &app.login("regulator"))
+            .expect(200),
+    )
+}
+
+fn category_prefix(app: &TestApp, instrument: i64) -> String {
+    let r = app
+        .get(&format!("/api/v1/instruments/{instrument}"), &app.login("admin"))
+        .expect(200);
+    r.body["category_code"].as_str().unwrap_or_default()[..4].to_owned()
+}
+
+both_backends! {
+    fn a_completed_booking_is_charged_at_the_member_price_subsidised_and_adjusted(app) {
+        app.seed_demo();
+        let instrument = bookable_instrument(&app, json!(["assisted"]));
+        let standard = hourly_standard(&app, instrument, "assisted", ["200.00", "240.00", "360.00"], "50.00", "80.00", "100.00");
+        let prefix = category_prefix(&app, instrument);
+        let programme = programme(&app, "100000.00", "50", Some("300.00"), &prefix);
+        let grant = grant(&app, programme, "5000.00");
+
+        let researcher = app.login("researcher");
+        let id = id_of(&book(&app, &researcher, instrument, &at(&app, 3, 9, 0), &at(&app, 3, 11, 0), "assisted").expect(201));
+        app.post(&format!("/api/v1/bookings/{id}/approve"), &app.login("manager1"), &json!({})).expect(200);
+        let (check_in, check_out) = (local(&app, 3, 8, 55), local(&app, 3, 11, 0));
+        set_clock(&app, check_in);
+        app.post(&format!("/api/v1/bookings/{id}/check-in"), &app.login("manager1"), &json!({})).expect(200);
+        set_clock(&app, check_out);
+        app.post(&format!("/api/v1/bookings/{id}/check-out"), &app.login("manager1"), &json!({})).expect(200);
+
+        let charges = charges_where(&app, &format!("booking_id={id}"));
+        assert_eq!(charges.len(), 1, "one charge per completed booking");
+        let c = &charges[0];
+        assert_eq!((c["kind"].as_str(), c["tier"].as_str()), (Some("usage"), Some("member")));
+        assert_eq!(c["fee_standard_id"].as_i64(), Some(standard));
+        assert_eq!(c["fee_standard_version"].as_i64(), Some(1));
+        let l = &c["lines"];
+        assert_eq!((l["quantity"].as_i64(), l["quantity_unit"].as_str()), (Some(120), Some("minute")));
+        assert_eq!(fen(&l["unit_price"]), 24_000);
+        assert_eq!(fen(&l["usage_amount"]), 48_000);
+        assert_eq!(fen(&l["startup_fee"]), 5_000);
+        assert_eq!(fen(&l["assisted_surcharge"]), 16_000);
+        assert_eq!((fen(&l["minimum_top_up"]), l["minimum_applied"].as_bool()), (0, Some(false)));
+        assert_eq!(fen(&l["gross"]), 69_000);
+        // 50 % of 690.00 is 345.00, capped at 300.00 per charge.
+        assert_eq!(fen(&l["subsidy"]), 30_000);
+        assert_eq!(fen(&l["payable"]), 39_000);
+        assert_eq!((c["programme_id"].as_i64(), c["grant_id"].as_i64()), (Some(programme), Some(grant)));
+        let charge = c["id"].as_i64().unwrap_or_default();
+
+        // Who sees it: the user, both units' admins, the commission's side; not another unit's researcher.
+        for (user, status) in [("researcher", 200), ("unit1", 200), ("leader", 200), ("regulator", 200), ("guest", 404), ("manager1", 404)] {
+            app.get(&format!("/api/v1/charges/{charge}"), &app.login(user)).expect(status);
+        }
+        assert_eq!(items(&app.get("/api/v1/charges", &app.login("guest")).expect(200)).len(), 0);
+        assert_eq!(items(&app.get("/api/v1/charges", &app.login("researcher")).expect(200)).len(), 1);
+
+        // Charges never change in the database, whatever the path.
+        assert!(app.try_execute(&format!("UPDATE charges SET gross_fen = 1 WHERE id = {charge}")).is_err());
+        assert!(app.try_execute(&format!("DELETE FROM charges WHERE id = {charge}")).is_err());
+
+        // A correction: only the provider's admin or the platform office, with a reason.
+        let path = format!("/api/v1/charges/{charge}/adjust");
+        app.post(&path, &app.login("researcher"), &json!({"amount": "-200.00", "reason": "设备故障"})).expect(403);
+        let r = app.post(&path, &app.login("unit1"), &json!({"amount": "-200.00", "reason": " "})).expect(422);
+        assert_eq!(r.body["errors"][0]["pointer"], "/reason");
+        let r = app.post(&path, &app.login("unit1"), &json!({"amount": "-700.00", "reason": "全额冲销"})).expect(422);
+        assert_eq!(r.problem_type(), "/problems/charge-adjustment");
+        app.post(&path, &app.login("unit1"), &json!({"amount": "-1.005", "reason": "x"})).expect(422);
+        let r = app.post(&path, &app.login("unit1"), &json!({"amount": "-200.00", "reason": "仪器故障中断，减免部分机时费"})).expect(201);
+        assert_eq!(r.body["kind"], "adjustment");
+        assert_eq!(r.body["adjusts_charge_id"].as_i64(), Some(charge));
+        // 490.00 × 50 % = 245.00 is now due: 55.00 goes back to the grant and the programme.
+        assert_eq!((fen(&r.body["lines"]["gross"]), fen(&r.body["lines"]["subsidy"]), fen(&r.body["lines"]["payable"])), (-20_000, -5_500, -14_500));
+        let r = app.get(&format!("/api/v1/charges/{charge}"), &app.login("researcher")).expect(200);
+        assert_eq!((fen(&r.body["corrected_gross"]), fen(&r.body["corrected_subsidy"]), fen(&r.body["corrected_payable"])), (49_000, 24_500, 24_500));
+        assert_eq!(fen(&r.body["lines"]["gross"]), 69_000, "the original stays as it was");
+        let p = app.get(&format!("/api/v1/subsidy-programmes/{programme}"), &app.login("admin")).expect(200);
+        assert_eq!(fen(&p.body["spent"]), 24_500);
+        let g = app.get(&format!("/api/v1/subsidy-grants/{grant}"), &app.login("researcher")).expect(200);
+        assert_eq!(fen(&g.body["used"]), 24_500);
+        // An adjustment itself is not adjusted.
+        let adjustment = r.body["adjustment_ids"][0].as_i64().unwrap_or_default();
+        app.post(&format!("/api/v1/charges/{adjustment}/adjust"), &app.login("admin"), &json!({"amount": "1.00", "reason": "x"})).expect(422);
+    }
+
+    fn late_cancellations_no_shows_and_walk_ins_cost_the_policy_share(app) {
+        app.seed_demo();
+        let instrument = bookable_instrument(&app, json!(["assisted"]));
+        let free = bookable_instrument(&app, json!(["assisted"]));
+        hourly_standard(&app, instrument, "assisted", ["100.00", "120.00", "150.00"], "10.00", "20.00", "0.00");
+        let researcher = app.login("researcher");
+        let late = id_of(&book(&app, &researcher, instrument, &at(&app, 3, 10, 0), &at(&app, 3, 11, 0), "assisted").expect(201));
+        let missed = id_of(&book(&app, &researcher, instrument, &at(&app, 3, 14, 0), &at(&app, 3, 15, 0), "assisted").expect(201));
+        let early = id_of(&book(&app, &researcher, instrument, &at(&app, 5, 14, 0), &at(&app, 5, 15, 0), "assisted").expect(201));
+        for id in [late, missed, early] {
+            app.post(&format!("/api/v1/bookings/{id}/approve"), &app.login("manager1"), &json!({})).expect(200);
+        }
+        let (morning, after_cut_off, evening) = (local(&app, 3, 0, 0), local(&app, 3, 15, 31), local(&app, 3, 17, 0));
+        set_clock(&app, morning);
+        // Cancelled 10 h before the start: 100 % of the booked fee, 120 + 10 + 20 = 150.00.
+        app.post(&format!("/api/v1/bookings/{late}/cancel"), &app.login("researcher"), &json!({})).expect(200);
+        // Cancelled days ahead: free.
+        app.post(&format!("/api/v1/bookings/{early}/cancel"), &app.login("researcher"), &json!({})).expect(200);
+        set_clock(&app, after_cut_off);
+        assert_eq!(app.sweep().no_shows, vec![missed]);
+        set_clock(&app, evening);
+        let researcher_id = user_id(&app, "researcher");
+        // 50 minutes without a booking bill 60 at 200 %.
+        let w = id_of(&walk_in(&app, instrument, researcher_id, 10, 50).expect(201));
+        // No approved standard on this instrument: the use is recorded and free.
+        let unpriced = id_of(&walk_in(&app, free, researcher_id, 10, 50).expect(201));
+
+        let by_kind = |kind: &str| charges_where(&app, &format!("kind={kind}"));
+        let c = by_kind("late_cancellation");
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0]["booking_id"].as_i64(), fen(&c[0]["lines"]["gross"]), c[0]["lines"]["fee_percent"].as_i64()), (Some(late), 15_000, Some(100)));
+        let c = by_kind("no_show");
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0]["booking_id"].as_i64(), fen(&c[0]["lines"]["gross"]), c[0]["lines"]["fee_percent"].as_i64()), (Some(missed), 22_500, Some(150)));
+        assert_eq!(c[0]["created_by"], Value::Null, "the platform marked the no-show");
+        let c = by_kind("walk_in");
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0]["usage_record_id"].as_i64(), c[0]["lines"]["quantity"].as_i64(), fen(&c[0]["lines"]["gross"])), (Some(w), Some(60), 30_000));
+        assert_eq!(charges_where(&app, &format!("booking_id={early}")).len(), 0);
+        assert!(charges_where(&app, "").iter().all(|c| c["usage_record_id"].as_i64() != Some(unpriced)));
+        assert_eq!(app.count("charges"), 3);
+    }
+
+    fn thirty_two_concurrent_charges_never_overspend_a_nearly_exhausted_programme(app) {
+        app.seed_demo();
+        let instruments: Vec<i64> = (0..4).map(|_| bookable_instrument(&app, json!(["assisted"]))).collect();
+        for i in &instruments {
+            hourly_standard(&app, *i, "assisted", ["100.00", "100.00", "100.00"], "0.00", "0.00", "0.00");
+        }
+        let prefix = category_prefix(&app, instruments[0]);
+        let programme = programme(&app, "245.00", "50", None, &prefix);
+        let grant = grant(&app, programme, "10000.00");
+        app.advance(Duration::days(1));
+        let researcher = user_id(&app, "researcher");
+        let manager = app.login("manager1");
+        // 30 minutes at 200 % = 100.00, half of it subsidised: the first takes 50.00 of 245.00.
+        walk_in(&app, instruments[0], researcher, 1000, 30).expect(201);
+        let windows: Vec<(i64, DateTime<Utc>)> = (0..32i64)
+            .map(|k| (instruments[usize::try_from(k % 4).unwrap_or(0)], app.now() - Duration::minutes(40 * (k / 4) + 31)))
+            .collect();
+        let barrier = std::sync::Barrier::new(windows.len());
+        let results: Vec<Resp> = std::thread::scope(|s| {
+            let handles: Vec<_> = windows
+                .iter()
+                .map(|(instrument, end)| {
+                    let (app, manager, barrier) = (&app, &manager, &barrier);
+                    s.spawn(move || {
+                        let body = json!({"instrument_id": instrument, "user_id": researcher, "mode": "assisted",
+                            "started_at": (*end - Duration::minutes(30)).to_rfc3339(), "ended_at": end.to_rfc3339()});
+                        barrier.wait();
+                        app.post("/api/v1/usage-records", manager, &body)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| panic!("thread"))).collect()
+        });
+        for r in &results {
+            assert_eq!(r.status, 201, "{}", r.text);
+        }
+        let charges = charges_where(&app, "kind=walk_in");
+        assert_eq!(charges.len(), 33);
+        let subsidies: Vec<i64> = charges.iter().map(|c| fen(&c["lines"]["subsidy"])).collect();
+        for c in &charges {
+            assert_eq!(fen(&c["lines"]["gross"]), 10_000);
+            assert_eq!(fen(&c["lines"]["payable"]), 10_000 - fen(&c["lines"]["subsidy"]));
+        }
+        // 50 + 50 + 50 + 50 + 45: the budget is spent exactly, never beyond.
+        assert_eq!(subsidies.iter().sum::<i64>(), 24_500);
+        assert_eq!(subsidies.iter().filter(|s| **s == 5_000).count(), 4);
+        assert_eq!(subsidies.iter().filter(|s| **s == 4_500).count(), 1);
+        let p = app.get(&format!("/api/v1/subsidy-programmes/{programme}"), &app.login("admin")).expect(200);
+        assert_eq!((fen(&p.body["spent"]), fen(&p.body["budget"])), (24_500, 24_500));
+        let g = app.get(&format!("/api/v1/subsidy-grants/{grant}"), &app.login("admin")).expect(200);
+        assert_eq!(fen(&g.body["used"]), 24_500);
+        // The ledger, read straight from the database, sums exactly.
+        let stored = app.strings(&format!("SELECT CAST(spent_fen AS TEXT) AS s FROM subsidy_programmes WHERE id = {programme}"));
+        let ledger = app.strings(&format!("SELECT CAST(SUM(subsidy_fen) AS TEXT) AS s FROM charges WHERE programme_id = {programme}"));
+        assert_eq!((stored, ledger), (vec!["24500".to_owned()], vec!["24500".to_owned()]));
+    }
+
+    fn monthly_statements_reconcile_with_charges_to_the_fen_and_never_change_once_issued(app) {
+        app.seed_demo();
+        let instrument = bookable_instrument(&app, json!(["assisted"]));
+        hourly_standard(&app, instrument, "assisted", ["100.00", "133.33", "166.67"], "12.34", "0.00", "0.00");
+        let prefix = category_prefix(&app, instrument);
+        let programme = programme(&app, "100000.00", "33.33", None, &prefix);
+        grant(&app, programme, "5000.00");
+        // Charges at the start of a month, so that the month is still running.
+        let offset = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| panic!("offset"));
+        let now_local = app.now().with_timezone(&offset);
+        let (y, m) = if now_local.month() == 12 { (now_local.year() + 1, 1) } else { (now_local.year(), now_local.month() + 1) };
+        let first = NaiveDate::from_ymd_opt(y, m, 2).unwrap_or_default();
+        let month = format!("{y:04}-{m:02}");
+        set_clock(&app, offset.from_local_datetime(&first.and_hms_opt(12, 0, 0).unwrap_or_default()).single().unwrap_or_else(|| panic!("time")));
+        let (researcher, guest) = (user_id(&app, "researcher"), user_id(&app, "guest"));
+        for (user, ago, minutes) in [(researcher, 10, 50), (researcher, 90, 20), (guest, 150, 45), (guest, 240, 70)] {
+            walk_in(&app, instrument, user, ago, minutes).expect(201);
+        }
+        let all = charges_where(&app, "");
+        assert_eq!(all.len(), 4);
+
+        // Not before the month has ended.
+        let admin = app.login("admin");
+        let r = app.post("/api/v1/statements/generate", &admin, &json!({"month": month})).expect(409);
+        assert_eq!(r.problem_type(), "/problems/statement-month-open");
+        app.post("/api/v1/statements/generate", &admin, &json!({"month": "2026-13"})).expect(422);
+        app.post("/api/v1/statements/generate", &app.login("unit1"), &json!({"month": month})).expect(403);
+        app.advance(Duration::days(31));
+        let admin = app.login("admin");
+        let r = app.post("/api/v1/statements/generate", &admin, &json!({"month": month})).expect(200);
+        assert_eq!(r.body["charges_settled"].as_u64(), Some(4 + 2), "four settled, two moved subsidy");
+        let statements = r.body["statements"].as_array().cloned().unwrap_or_default();
+        assert_eq!(statements.len(), 3, "two payers with one provider, and one programme: {}", r.text);
+
+        // Every statement is the sum of its own charges, and the charges are all settled once.
+        let mut settled_gross = 0;
+        for s in &statements {
+            let id = s["id"].as_i64().unwrap_or_default();
+            let own = charges_where(&app, &format!("statement_id={id}"));
+            assert_eq!(s["charge_count"].as_u64(), Some(own.len() as u64));
+            let sum = |line: &str| own.iter().map(|c| fen(&c["lines"][line])).sum::<i64>();
+            assert_eq!(fen(&s["gross"]), sum("gross"));
+            assert_eq!(fen(&s["subsidy"]), sum("subsidy"));
+            if s["kind"] == "settlement" {
+                assert_eq!(fen(&s["net"]), sum("payable"));
+                assert_eq!(fen(&s["net"]), fen(&s["gross"]) - fen(&s["subsidy"]));
+                settled_gross += fen(&s["gross"]);
+            } else {
+                assert_eq!(s["programme_id"].as_i64(), Some(programme));
+                assert_eq!(fen(&s["net"]), sum("subsidy"));
+                assert!(fen(&s["net"]) > 0);
+            }
+        }
+        assert_eq!(settled_gross, all.iter().map(|c| fen(&c["lines"]["gross"])).sum::<i64>());
+        // Running it again settles nothing twice.
+        let r = app.post("/api/v1/statements/generate", &admin, &json!({"month": month})).expect(200);
+        assert_eq!(r.body["charges_settled"].as_u64(), Some(0));
+
+        let researcher_unit = app.institution_id(&admin, "南宁市第二人民医院");
+        let s = statements.iter().find(|s| s["payer_institution_id"].as_i64() == Some(researcher_unit)).cloned().unwrap_or_default();
+        let sid = s["id"].as_i64().unwrap_or_default();
+        // The provider issues; the payer's side disputes; the provider resolves and confirms payment.
+        app.post(&format!("/api/v1/statements/{sid}/issue"), &app.login("researcher"), &json!({})).expect(404);
+        let issued = app.post(&format!("/api/v1/statements/{sid}/issue"), &app.login("unit1"), &json!({})).expect(200);
+        assert_eq!(issued.body["status"], "issued");
+        app.post(&format!("/api/v1/statements/{sid}/issue"), &app.login("unit1"), &json!({})).expect(409);
+        app.post(&format!("/api/v1/statements/{sid}/dispute"), &app.login("unit1"), &json!({"reason": "x"})).expect(403);
+        app.post(&format!("/api/v1/statements/{sid}/dispute"), &admin, &json!({"reason": " "})).expect(422);
+        let r = app.post(&format!("/api/v1/statements/{sid}/dispute"), &admin, &json!({"reason": "第二笔机时与记录不符"})).expect(200);
+        assert_eq!(r.body["status"], "disputed");
+        assert!(app.try_execute(&format!("UPDATE statements SET gross_fen = gross_fen + 1 WHERE id = {sid}")).is_err());
+
+        // The correction is a new charge: it falls on the next month's statement, the issued one stays.
+        let disputed = charges_where(&app, &format!("statement_id={sid}"))[1]["id"].as_i64().unwrap_or_default();
+        app.post(&format!("/api/v1/charges/{disputed}/adjust"), &app.login("unit1"), &json!({"amount": "-10.00", "reason": "按实际机时核减"})).expect(201);
+        let r = app.post("/api/v1/statements/generate", &admin, &json!({"month": month})).expect(200);
+        assert_eq!(r.body["charges_settled"].as_u64(), Some(0), "{}", r.text);
+        let again = app.get(&format!("/api/v1/statements/{sid}"), &admin).expect(200);
+        assert_eq!((again.body["gross"].clone(), again.body["charge_count"].clone()), (s["gross"].clone(), s["charge_count"].clone()));
+        app.post(&format!("/api/v1/statements/{sid}/resolve"), &app.login("unit1"), &json!({"note": "已开调整单，计入下月"})).expect(200);
+        let paid = app.post(&format!("/api/v1/statements/{sid}/pay"), &app.login("unit1"), &json!({})).expect(200);
+        assert_eq!(paid.body["status"], "paid");
+
+        // Exports: UTF-8 with BOM, Chinese headers, one line per statement or charge.
+        let csv = app.get(&format!("/api/v1/statements/export?month={month}"), &app.login("regulator")).expect(200);
+        assert!(csv.header("content-type").unwrap_or_default().starts_with("text/csv"));
+        assert!(csv.text.starts_with("\u{feff}编号,类型,月份"), "{}", csv.text);
+        assert_eq!(csv.text.matches("\r\n").count(), 1 + 3);
+        let mine = app.get("/api/v1/statements/export?format=json", &app.login("unit1")).expect(200);
+        assert_eq!(mine.body.as_array().map(Vec::len), Some(3), "unit1 provides all three");
+        app.get("/api/v1/statements", &app.login("researcher")).expect(403);
+        let csv = app.get(&format!("/api/v1/charges/export?statement_id={sid}"), &app.login("unit1")).expect(200);
+        assert!(csv.text.starts_with("\u{feff}编号,类型,使用人编号"));
+        assert_eq!(csv.text.matches("\r\n").count(), 1 + 2);
+        let own = app.get("/api/v1/charges/export?format=json", &app.login("guest")).expect(200);
+        assert_eq!(own.body.as_array().map(Vec::len), Some(2), "the guest's own two charges");
+    }
+}
