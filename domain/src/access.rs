@@ -264,12 +264,21 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
         }
         (A::ApproveProgramme, R::Platform) => actor.has(Role::Commission),
         (A::ApplyForGrant, R::Platform) => actor.any(&[Role::Researcher, Role::InstrumentManager, Role::UnitAdmin]),
-        (A::ReadGrant, R::Grant { user_id, institution_id }) => {
-            *user_id == actor.user_id || actor.reads_all() || actor.admin_of(*institution_id)
-        }
-        (A::ReadCharge, R::Charge { user_id, payer, provider }) => {
-            *user_id == actor.user_id || actor.reads_all() || actor.admin_of(*payer) || actor.admin_of(*provider)
-        }
+        (
+            A::ReadGrant,
+            R::Grant {
+                user_id,
+                institution_id,
+            },
+        ) => *user_id == actor.user_id || actor.reads_all() || actor.admin_of(*institution_id),
+        (
+            A::ReadCharge,
+            R::Charge {
+                user_id,
+                payer,
+                provider,
+            },
+        ) => *user_id == actor.user_id || actor.reads_all() || actor.admin_of(*payer) || actor.admin_of(*provider),
         // The provider corrects its own bill; the platform office any.
         (A::AdjustCharge, R::Charge { provider, .. }) => actor.admin_of(*provider),
         (A::ReadStatement, R::Statement { payer, provider }) => {

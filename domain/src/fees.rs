@@ -157,13 +157,20 @@ pub struct FeeSchedule {
 /// [`Invalid`] naming `unit` (`unit_matches_subject`), `mode`
 /// (`mode_priced_by_service_items`) or `assisted_surcharge`
 /// (`assisted_only`).
-pub fn check_schedule(schedule: &FeeSchedule, subject: &FeeSubject, item_unit: Option<ServiceUnit>) -> Result<(), Invalid> {
+pub fn check_schedule(
+    schedule: &FeeSchedule,
+    subject: &FeeSubject,
+    item_unit: Option<ServiceUnit>,
+) -> Result<(), Invalid> {
     let mut c = Checks::new();
     match subject {
         FeeSubject::Instrument { mode, .. } => {
-            c.require(*mode != ServiceMode::Sample, "mode", "mode_priced_by_service_items", || {
-                "sample work is priced by the service items; use self_operated, assisted or remote".into()
-            });
+            c.require(
+                *mode != ServiceMode::Sample,
+                "mode",
+                "mode_priced_by_service_items",
+                || "sample work is priced by the service items; use self_operated, assisted or remote".into(),
+            );
             c.require(schedule.unit == FeeUnit::Hour, "unit", "unit_matches_subject", || {
                 "instrument time is priced per hour".into()
             });
@@ -180,12 +187,17 @@ pub fn check_schedule(schedule: &FeeSchedule, subject: &FeeSubject, item_unit: O
                 Some(ServiceUnit::Item) => Some(FeeUnit::Item),
                 None => None,
             };
-            c.require(expected.is_none_or(|u| u == schedule.unit), "unit", "unit_matches_subject", || {
-                format!(
-                    "the service item is priced per {}",
-                    expected.map(|u| u.to_string()).unwrap_or_default()
-                )
-            });
+            c.require(
+                expected.is_none_or(|u| u == schedule.unit),
+                "unit",
+                "unit_matches_subject",
+                || {
+                    format!(
+                        "the service item is priced per {}",
+                        expected.map(|u| u.to_string()).unwrap_or_default()
+                    )
+                },
+            );
             c.require(
                 schedule.assisted_surcharge_per_hour == Money::ZERO,
                 "assisted_surcharge",
@@ -427,23 +439,34 @@ pub struct CostEstimate {
 /// when an amount overflows.
 pub fn estimate(inputs: &CostInputs, policy: &Policy) -> Result<CostEstimate, Invalid> {
     let mut c = Checks::new();
-    c.require((1..=50).contains(&inputs.depreciation_years), "depreciation_years", "range", || {
-        "must be between 1 and 50".into()
-    });
-    c.require((1..=8784).contains(&inputs.rated_annual_hours), "rated_annual_hours", "range", || {
-        "must be between 1 and 8784".into()
-    });
+    c.require(
+        (1..=50).contains(&inputs.depreciation_years),
+        "depreciation_years",
+        "range",
+        || "must be between 1 and 50".into(),
+    );
+    c.require(
+        (1..=8784).contains(&inputs.rated_annual_hours),
+        "rated_annual_hours",
+        "range",
+        || "must be between 1 and 8784".into(),
+    );
     let (lo, hi) = (policy.management_fee_min_bp, policy.management_fee_max_bp);
-    c.require((lo..=hi).contains(&inputs.management_fee_bp), "management_fee_percent", "range", || {
-        format!("must be between {} and {}", percent_text(lo), percent_text(hi))
-    });
+    c.require(
+        (lo..=hi).contains(&inputs.management_fee_bp),
+        "management_fee_percent",
+        "range",
+        || format!("must be between {} and {}", percent_text(lo), percent_text(hi)),
+    );
     c.finish()?;
     let too_large = |_| Invalid::one("original_value", "too_large", "the amounts are too large to price");
     let value = dec(inputs.original_value);
     let hours = Decimal::from(inputs.rated_annual_hours);
-    let depreciation_per_hour = round_fen(value / (Decimal::from(inputs.depreciation_years) * hours)).map_err(too_large)?;
+    let depreciation_per_hour =
+        round_fen(value / (Decimal::from(inputs.depreciation_years) * hours)).map_err(too_large)?;
     let maintenance_per_hour =
-        round_fen(value * Decimal::from(policy.maintenance_rate_bp) / Decimal::from(10_000) / hours).map_err(too_large)?;
+        round_fen(value * Decimal::from(policy.maintenance_rate_bp) / Decimal::from(10_000) / hours)
+            .map_err(too_large)?;
     let direct_cost_per_hour = sum(&[
         depreciation_per_hour,
         maintenance_per_hour,
@@ -632,10 +655,34 @@ mod tests {
         let policy = Policy::default();
         let mode = ServiceMode::SelfOperated;
         let cases = [
-            (ChargeBasis::Usage { billed_minutes: 60, mode }, 100),
-            (ChargeBasis::LateCancellation { booked_minutes: 60, mode }, 100),
-            (ChargeBasis::NoShow { booked_minutes: 60, mode }, 150),
-            (ChargeBasis::WalkIn { billed_minutes: 60, mode }, 200),
+            (
+                ChargeBasis::Usage {
+                    billed_minutes: 60,
+                    mode,
+                },
+                100,
+            ),
+            (
+                ChargeBasis::LateCancellation {
+                    booked_minutes: 60,
+                    mode,
+                },
+                100,
+            ),
+            (
+                ChargeBasis::NoShow {
+                    booked_minutes: 60,
+                    mode,
+                },
+                150,
+            ),
+            (
+                ChargeBasis::WalkIn {
+                    billed_minutes: 60,
+                    mode,
+                },
+                200,
+            ),
             (ChargeBasis::ServiceOrder { samples: 3 }, 100),
         ];
         for (basis, percent) in cases {
@@ -645,7 +692,10 @@ mod tests {
 
     #[test]
     fn bad_pricing_inputs_are_refused() {
-        assert_eq!(price(&schedule(), &input(Tier::Member, -1)), Err(PricingError::NegativeQuantity));
+        assert_eq!(
+            price(&schedule(), &input(Tier::Member, -1)),
+            Err(PricingError::NegativeQuantity)
+        );
         let mut i = input(Tier::Member, 60);
         i.fee_percent = 1001;
         assert_eq!(price(&schedule(), &i), Err(PricingError::FeePercent));
@@ -660,7 +710,11 @@ mod tests {
         assert!(check_schedule(&schedule(), &instrument(ServiceMode::Assisted), None).is_ok());
         let fields = |r: Result<(), Invalid>| r.err().map(|e| e.0.iter().map(|v| v.rule).collect::<Vec<_>>());
         assert_eq!(
-            fields(check_schedule(&schedule(), &instrument(ServiceMode::SelfOperated), None)),
+            fields(check_schedule(
+                &schedule(),
+                &instrument(ServiceMode::SelfOperated),
+                None
+            )),
             Some(vec!["assisted_only"])
         );
         assert_eq!(
@@ -696,7 +750,11 @@ mod tests {
         assert_eq!(e.management_fee_per_hour, yuan("49.35"));
         assert_eq!(e.cost_per_hour, yuan("542.85"));
         assert_eq!(e.suggested.internal, yuan("542.85"));
-        assert_eq!(e.suggested.external, yuan("814.28"), "542.85 × 1.5 = 814.275 rounds half-up");
+        assert_eq!(
+            e.suggested.external,
+            yuan("814.28"),
+            "542.85 × 1.5 = 814.275 rounds half-up"
+        );
     }
 
     #[test]
@@ -739,7 +797,12 @@ mod tests {
     #[test]
     fn the_latest_effective_version_is_in_force() {
         let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap_or_default();
-        let versions = [(1, d("2026-01-01")), (2, d("2026-12-01")), (3, d("2026-12-01")), (4, d("2027-01-01"))];
+        let versions = [
+            (1, d("2026-01-01")),
+            (2, d("2026-12-01")),
+            (3, d("2026-12-01")),
+            (4, d("2027-01-01")),
+        ];
         let pick = |date| in_force(&versions, d(date), |v| v.1, |v| v.0).map(|v| v.0);
         assert_eq!(pick("2025-12-31"), None);
         assert_eq!(pick("2026-11-30"), Some(1));

@@ -39,10 +39,14 @@ text_enum!(
 pub enum StatementAction {
     Issue,
     Pay,
-    Dispute { reason: String },
+    Dispute {
+        reason: String,
+    },
     /// The dispute is settled (by adjustment charges on the next statement):
     /// the statement stands as issued.
-    Resolve { note: String },
+    Resolve {
+        note: String,
+    },
 }
 
 impl StatementAction {
@@ -60,7 +64,10 @@ impl StatementAction {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StatementError {
     #[error("cannot {action} a statement that is {from}")]
-    InvalidTransition { from: StatementStatus, action: &'static str },
+    InvalidTransition {
+        from: StatementStatus,
+        action: &'static str,
+    },
     #[error(transparent)]
     Invalid(#[from] Invalid),
 }
@@ -212,7 +219,9 @@ mod tests {
         assert_eq!(m.to_string(), "2026-12");
         assert_eq!(m.start(cst).to_rfc3339(), "2026-11-30T16:00:00+00:00");
         assert_eq!(m.end(cst).to_rfc3339(), "2026-12-31T16:00:00+00:00");
-        for bad in ["2026-13", "2026-1", "26-12", "1999-12", "2026/12", "", "2026-00", "+026-12"] {
+        for bad in [
+            "2026-13", "2026-1", "26-12", "1999-12", "2026/12", "", "2026-00", "+026-12",
+        ] {
             assert!(Month::parse(bad).is_err(), "{bad}");
         }
     }

@@ -120,7 +120,8 @@ pub fn valid_tag(tag: &str) -> bool {
     let b = tag.as_bytes();
     (2..=40).contains(&b.len())
         && b[0].is_ascii_lowercase()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_')
 }
 
 /// Checks a programme's fields.
@@ -136,14 +137,19 @@ pub fn check_programme(p: &ProgrammeData) -> Result<(), Invalid> {
     let mut c = Checks::new();
     c.required_text("name", &p.name, 200);
     c.required_text("funder", &p.funder, 200);
-    c.require(p.budget > Money::ZERO, "budget", "positive", || "must be more than 0".into());
+    c.require(p.budget > Money::ZERO, "budget", "positive", || {
+        "must be more than 0".into()
+    });
     c.require(p.valid_from <= p.valid_until, "valid_until", "date_order", || {
         "must not be before valid_from".into()
     });
     c.require((1..=10_000).contains(&p.ratio_bp), "ratio_percent", "range", || {
         "must be more than 0 and at most 100".into()
     });
-    for (field, cap) in [("cap_per_beneficiary", p.cap_per_beneficiary), ("cap_per_charge", p.cap_per_charge)] {
+    for (field, cap) in [
+        ("cap_per_beneficiary", p.cap_per_beneficiary),
+        ("cap_per_charge", p.cap_per_charge),
+    ] {
         c.require(cap.is_none_or(|m| m > Money::ZERO), field, "positive", || {
             "must be more than 0 when given".into()
         });
@@ -276,8 +282,9 @@ pub struct SubsidyLimits {
 /// The subsidy due on `gross` before the grant and budget caps:
 /// gross × ratio rounded half-up, at most the per-charge cap.
 pub fn due(gross: Money, ratio_bp: i64, cap_per_charge: Option<Money>) -> Money {
-    let share = round_fen(Decimal::from(gross.fen()) * Decimal::from(ratio_bp.clamp(0, 10_000)) / Decimal::from(10_000))
-        .unwrap_or(gross);
+    let share =
+        round_fen(Decimal::from(gross.fen()) * Decimal::from(ratio_bp.clamp(0, 10_000)) / Decimal::from(10_000))
+            .unwrap_or(gross);
     cap_per_charge.map_or(share, |cap| share.min(cap))
 }
 
@@ -322,7 +329,11 @@ pub enum GrantError {
 /// # Errors
 /// [`GrantError::InvalidTransition`] unless pending; [`GrantError::Invalid`]
 /// naming `amount` (`positive`, `cap_per_beneficiary`).
-pub fn approve_grant(from: GrantStatus, amount: Money, cap_per_beneficiary: Option<Money>) -> Result<GrantStatus, GrantError> {
+pub fn approve_grant(
+    from: GrantStatus,
+    amount: Money,
+    cap_per_beneficiary: Option<Money>,
+) -> Result<GrantStatus, GrantError> {
     if from != GrantStatus::Pending {
         return Err(GrantError::InvalidTransition {
             from,
@@ -330,7 +341,9 @@ pub fn approve_grant(from: GrantStatus, amount: Money, cap_per_beneficiary: Opti
         });
     }
     let mut c = Checks::new();
-    c.require(amount > Money::ZERO, "amount", "positive", || "must be more than 0".into());
+    c.require(amount > Money::ZERO, "amount", "positive", || {
+        "must be more than 0".into()
+    });
     if let Some(cap) = cap_per_beneficiary {
         c.require(amount <= cap, "amount", "cap_per_beneficiary", || {
             format!("must not exceed the programme's cap per beneficiary of {cap}")
@@ -459,17 +472,26 @@ mod tests {
             used_on: d("2027-01-01"),
             ..charge
         };
-        assert_eq!(charge_eligible(active, &p, &ok, &late), Err(Ineligible::OutsideValidity));
+        assert_eq!(
+            charge_eligible(active, &p, &ok, &late),
+            Err(Ineligible::OutsideValidity)
+        );
         let external = Beneficiary {
             membership: Membership::External,
             ..ok
         };
-        assert_eq!(charge_eligible(active, &p, &external, &charge), Err(Ineligible::Membership));
+        assert_eq!(
+            charge_eligible(active, &p, &external, &charge),
+            Err(Ineligible::Membership)
+        );
         let mature = Beneficiary {
             has_mature_lab: true,
             ..ok
         };
-        assert_eq!(charge_eligible(active, &p, &mature, &charge), Err(Ineligible::MatureLab));
+        assert_eq!(
+            charge_eligible(active, &p, &mature, &charge),
+            Err(Ineligible::MatureLab)
+        );
         let own = ChargeScope {
             cross_unit: false,
             ..charge
@@ -484,22 +506,35 @@ mod tests {
         tagged.eligibility.user_tags = vec!["high_level_talent".into()];
         assert_eq!(charge_eligible(active, &tagged, &ok, &charge), Ok(()));
         let untagged = Beneficiary { tags: &[], ..ok };
-        assert_eq!(charge_eligible(active, &tagged, &untagged, &charge), Err(Ineligible::Tags));
+        assert_eq!(
+            charge_eligible(active, &tagged, &untagged, &charge),
+            Err(Ineligible::Tags)
+        );
     }
 
     #[test]
     fn the_subsidy_is_the_smallest_of_share_grant_budget_and_cap() {
         assert_eq!(subsidy(Money::yuan(1_000), &limits(20_000, 100_000)), Money::yuan(500));
-        assert_eq!(subsidy(Money::yuan(10_000), &limits(20_000, 100_000)), Money::yuan(2_000));
+        assert_eq!(
+            subsidy(Money::yuan(10_000), &limits(20_000, 100_000)),
+            Money::yuan(2_000)
+        );
         assert_eq!(subsidy(Money::yuan(1_000), &limits(300, 100_000)), Money::yuan(300));
         assert_eq!(subsidy(Money::yuan(1_000), &limits(20_000, 120)), Money::yuan(120));
-        assert_eq!(subsidy(Money::from_fen(1).unwrap_or_default(), &limits(1, 1)).fen(), 1, "0.005 rounds up");
+        assert_eq!(
+            subsidy(Money::from_fen(1).unwrap_or_default(), &limits(1, 1)).fen(),
+            1,
+            "0.005 rounds up"
+        );
     }
 
     #[test]
     fn an_adjustment_gives_back_what_is_no_longer_due() {
         let l = limits(0, 0);
-        assert_eq!(subsidy_after_adjustment(Money::yuan(500), Money::yuan(600), &l), Money::yuan(300));
+        assert_eq!(
+            subsidy_after_adjustment(Money::yuan(500), Money::yuan(600), &l),
+            Money::yuan(300)
+        );
         assert_eq!(subsidy_after_adjustment(Money::yuan(500), Money::ZERO, &l), Money::ZERO);
         // More is due, but only as far as the grant and the budget allow.
         assert_eq!(
@@ -511,7 +546,10 @@ mod tests {
     #[test]
     fn grants_are_approved_within_the_cap_or_rejected_with_a_reason() {
         let cap = Some(Money::yuan(20_000));
-        assert_eq!(approve_grant(GrantStatus::Pending, Money::yuan(5_000), cap), Ok(GrantStatus::Approved));
+        assert_eq!(
+            approve_grant(GrantStatus::Pending, Money::yuan(5_000), cap),
+            Ok(GrantStatus::Approved)
+        );
         assert!(matches!(
             approve_grant(GrantStatus::Pending, Money::yuan(20_001), cap),
             Err(GrantError::Invalid(_))
@@ -524,7 +562,10 @@ mod tests {
             approve_grant(GrantStatus::Approved, Money::yuan(1), None),
             Err(GrantError::InvalidTransition { .. })
         ));
-        assert_eq!(reject_grant(GrantStatus::Pending, "超出范围"), Ok(GrantStatus::Rejected));
+        assert_eq!(
+            reject_grant(GrantStatus::Pending, "超出范围"),
+            Ok(GrantStatus::Rejected)
+        );
         assert!(reject_grant(GrantStatus::Pending, "  ").is_err());
     }
 

@@ -69,10 +69,18 @@ impl TryFrom<Row> for FeeStandard {
                 mode: parse_enum::<ServiceMode>("mode", mode)?,
             },
             (None, None, Some(service_item_id)) => FeeSubject::ServiceItem { service_item_id },
-            _ => return Err(RepoError::Corrupt(format!("fee standard {} has no single subject", r.id))),
+            _ => {
+                return Err(RepoError::Corrupt(format!(
+                    "fee standard {} has no single subject",
+                    r.id
+                )))
+            }
         };
         if subject.key() != r.subject {
-            return Err(RepoError::Corrupt(format!("fee standard {}: subject key {}", r.id, r.subject)));
+            return Err(RepoError::Corrupt(format!(
+                "fee standard {}: subject key {}",
+                r.id, r.subject
+            )));
         }
         Ok(FeeStandard {
             id: r.id,
@@ -250,6 +258,9 @@ pub fn list(conn: &mut DbConn, f: &Filter) -> Result<Page<FeeStandard>, RepoErro
         q = q.filter(t::id.gt(after));
     }
     let rows: Vec<Row> = q.limit(f.limit + 1).load(conn)?;
-    let items = rows.into_iter().map(FeeStandard::try_from).collect::<Result<Vec<_>, _>>()?;
+    let items = rows
+        .into_iter()
+        .map(FeeStandard::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_overfetch(items, f.limit, |x| x.id))
 }

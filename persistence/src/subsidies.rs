@@ -59,7 +59,11 @@ struct ProgrammeRow {
 }
 
 fn list_text(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
-    items.into_iter().map(|s| s.as_ref().to_owned()).collect::<Vec<_>>().join(",")
+    items
+        .into_iter()
+        .map(|s| s.as_ref().to_owned())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn split(text: &str) -> impl Iterator<Item = &str> {
@@ -218,7 +222,11 @@ pub fn set_programme_status(
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such programme.
 pub fn get_programme(conn: &mut DbConn, id: i64) -> Result<Programme, RepoError> {
-    p::table.find(id).select(ProgrammeRow::as_select()).first(conn)?.try_into()
+    p::table
+        .find(id)
+        .select(ProgrammeRow::as_select())
+        .first(conn)?
+        .try_into()
 }
 
 /// Programmes, optionally of one status, by id.
@@ -239,7 +247,10 @@ pub fn list_programmes(
         q = q.filter(p::id.gt(after));
     }
     let rows: Vec<ProgrammeRow> = q.limit(limit + 1).load(conn)?;
-    let items = rows.into_iter().map(Programme::try_from).collect::<Result<Vec<_>, _>>()?;
+    let items = rows
+        .into_iter()
+        .map(Programme::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_overfetch(items, limit, |x| x.id))
 }
 
@@ -407,7 +418,13 @@ pub fn approved_grants_of(conn: &mut DbConn, user: UserId) -> Result<Vec<(Grant,
 ///
 /// # Errors
 /// [`RepoError::Conflict`] when a counter would leave its bounds.
-pub fn draw(conn: &mut DbConn, programme_id: i64, grant_id: i64, delta: i64, now: NaiveDateTime) -> Result<(), RepoError> {
+pub fn draw(
+    conn: &mut DbConn,
+    programme_id: i64,
+    grant_id: i64,
+    delta: i64,
+    now: NaiveDateTime,
+) -> Result<(), RepoError> {
     if delta == 0 {
         return Ok(());
     }
