@@ -13,8 +13,8 @@ pub mod sweep;
 
 use crate::error::ApiError;
 use crate::routes::{
-    audit, auth as auth_routes, bookings, calendar, institutions, instruments, labs, ops, qualifications, ratings,
-    schedule, service, usage, users,
+    audit, auth as auth_routes, bookings, calendar, fees, institutions, instruments, labs, ops, qualifications,
+    ratings, schedule, service, usage, users,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -171,7 +171,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/service-orders/{id}/receive-samples").route(web::post().to(service::receive_order)))
                 .service(resource("/service-orders/{id}/complete").route(web::post().to(service::complete_order)))
                 .service(resource("/service-orders/{id}/cancel").route(web::post().to(service::cancel_order)))
-                .service(resource("/service-orders/{id}/rating").route(web::post().to(ratings::rate_order))),
+                .service(resource("/service-orders/{id}/rating").route(web::post().to(ratings::rate_order)))
+                .service(
+                    resource("/fee-standards")
+                        .route(web::get().to(fees::list))
+                        .route(web::post().to(fees::propose)),
+                )
+                .service(resource("/fee-standards/estimate").route(web::post().to(fees::estimate_fees)))
+                .service(resource("/fee-standards/{id}").route(web::get().to(fees::get)))
+                .service(resource("/fee-standards/{id}/approve").route(web::post().to(fees::approve)))
+                .service(resource("/fee-standards/{id}/reject").route(web::post().to(fees::reject))),
         )
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));

@@ -2,8 +2,8 @@
 
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
-    audit, auth, bookings, calendar, institutions, instruments, labs, ops, qualifications, ratings, schedule, service,
-    usage, users,
+    audit, auth, bookings, calendar, fees, institutions, instruments, labs, ops, qualifications, ratings, schedule,
+    service, usage, users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -39,6 +39,7 @@ use utoipa::{Modify, OpenApi};
         service::reject_order, service::receive_order, service::complete_order, service::cancel_order,
         ratings::rate_booking, ratings::rate_order, ratings::list,
         calendar::instrument_feed, calendar::rotate_token, calendar::revoke_token, calendar::personal_feed,
+        fees::propose, fees::list, fees::get, fees::approve, fees::reject, fees::estimate_fees,
         ops::healthz, ops::readyz,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -58,6 +59,7 @@ use utoipa::{Modify, OpenApi};
         (name = "usage", description = "Usage records (机时记录): actual use, billed and effective time"),
         (name = "ratings", description = "Ratings (1–5, comment) of completed bookings, once each"),
         (name = "calendar", description = "iCalendar (RFC 5545) feeds: an instrument's busy time, one's own bookings"),
+        (name = "fees", description = "Fee standards (收费标准): proposed by the unit, approved by the platform office, versioned; the cost calculator"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod bookings;
 pub mod calendar;
+pub mod fees;
 pub mod institutions;
 pub mod instruments;
 pub mod labs;
