@@ -97,6 +97,7 @@ pub mod enums {
     use labshare_domain::qualification::QualificationKind;
     use labshare_domain::rating::RatedKind;
     use labshare_domain::service::{OrderStatus, SampleType, ServiceUnit};
+    use labshare_domain::subsidy::{GrantStatus, ProgrammeStatus};
     use utoipa::openapi::schema::{Array, Object};
 
     macro_rules! schema_fns {
@@ -125,6 +126,8 @@ pub mod enums {
         rated_kind, rated_kinds: RatedKind;
         fee_unit, fee_units: FeeUnit;
         fee_standard_status, fee_standard_statuses: FeeStandardStatus;
+        programme_status, programme_statuses: ProgrammeStatus;
+        grant_status, grant_statuses: GrantStatus;
     }
 }
 

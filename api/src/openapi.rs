@@ -3,7 +3,7 @@
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
     audit, auth, bookings, calendar, fees, institutions, instruments, labs, ops, qualifications, ratings, schedule,
-    service, usage, users,
+    service, subsidies, usage, users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -40,6 +40,9 @@ use utoipa::{Modify, OpenApi};
         ratings::rate_booking, ratings::rate_order, ratings::list,
         calendar::instrument_feed, calendar::rotate_token, calendar::revoke_token, calendar::personal_feed,
         fees::propose, fees::list, fees::get, fees::approve, fees::reject, fees::estimate_fees,
+        subsidies::create_programme, subsidies::list_programmes, subsidies::get_programme, subsidies::update_programme,
+        subsidies::approve_programme, subsidies::activate_programme, subsidies::close_programme,
+        subsidies::apply, subsidies::list_grants, subsidies::get_grant, subsidies::approve_grant, subsidies::reject_grant,
         ops::healthz, ops::readyz,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -60,6 +63,7 @@ use utoipa::{Modify, OpenApi};
         (name = "ratings", description = "Ratings (1–5, comment) of completed bookings, once each"),
         (name = "calendar", description = "iCalendar (RFC 5545) feeds: an instrument's busy time, one's own bookings"),
         (name = "fees", description = "Fee standards (收费标准): proposed by the unit, approved by the platform office, versioned; the cost calculator"),
+        (name = "subsidies", description = "Subsidy programmes (专项资助), approved by the commission, and researchers' grants under them"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

@@ -13,6 +13,7 @@ pub mod qualifications;
 pub mod ratings;
 pub mod schedule;
 pub mod service;
+pub mod subsidies;
 pub mod usage;
 pub mod users;
 
