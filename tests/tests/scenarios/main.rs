@@ -8,5 +8,6 @@ mod calendar_ratings;
 mod catalogue;
 mod contract;
 mod errors;
+mod fees;
 mod fixtures;
 mod service;
