@@ -92,10 +92,12 @@ pub mod enums {
     use labshare_domain::access::Role;
     use labshare_domain::booking::{BlackoutKind, BookingStatus};
     use labshare_domain::catalogue::*;
+    use labshare_domain::fees::{FeeStandardStatus, FeeUnit};
     use labshare_domain::listing::ListingStatus;
     use labshare_domain::qualification::QualificationKind;
     use labshare_domain::rating::RatedKind;
     use labshare_domain::service::{OrderStatus, SampleType, ServiceUnit};
+    use labshare_domain::subsidy::{GrantStatus, ProgrammeStatus};
     use utoipa::openapi::schema::{Array, Object};
 
     macro_rules! schema_fns {
@@ -122,6 +124,10 @@ pub mod enums {
         order_status, order_statuses: OrderStatus;
         sample_type, sample_types: SampleType;
         rated_kind, rated_kinds: RatedKind;
+        fee_unit, fee_units: FeeUnit;
+        fee_standard_status, fee_standard_statuses: FeeStandardStatus;
+        programme_status, programme_statuses: ProgrammeStatus;
+        grant_status, grant_statuses: GrantStatus;
     }
 }
 

@@ -15,8 +15,8 @@ pub mod sweep;
 
 use crate::error::ApiError;
 use crate::routes::{
-    audit, auth as auth_routes, bookings, calendar, charges, institutions, instruments, labs, ops, qualifications,
-    ratings, schedule, service, statements, usage, users,
+    audit, auth as auth_routes, bookings, calendar, charges, fees, institutions, instruments, labs, ops,
+    qualifications, ratings, schedule, service, statements, subsidies, usage, users,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -185,7 +185,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/statements/{id}/issue").route(web::post().to(statements::issue)))
                 .service(resource("/statements/{id}/pay").route(web::post().to(statements::pay)))
                 .service(resource("/statements/{id}/dispute").route(web::post().to(statements::dispute)))
-                .service(resource("/statements/{id}/resolve").route(web::post().to(statements::resolve))),
+                .service(resource("/statements/{id}/resolve").route(web::post().to(statements::resolve)))
+                .service(
+                    resource("/fee-standards")
+                        .route(web::get().to(fees::list))
+                        .route(web::post().to(fees::propose)),
+                )
+                .service(resource("/fee-standards/estimate").route(web::post().to(fees::estimate_fees)))
+                .service(resource("/fee-standards/{id}").route(web::get().to(fees::get)))
+                .service(resource("/fee-standards/{id}/approve").route(web::post().to(fees::approve)))
+                .service(resource("/fee-standards/{id}/reject").route(web::post().to(fees::reject)))
+                .service(
+                    resource("/subsidy-programmes")
+                        .route(web::get().to(subsidies::list_programmes))
+                        .route(web::post().to(subsidies::create_programme)),
+                )
+                .service(
+                    resource("/subsidy-programmes/{id}")
+                        .route(web::get().to(subsidies::get_programme))
+                        .route(web::patch().to(subsidies::update_programme)),
+                )
+                .service(
+                    resource("/subsidy-programmes/{id}/approve").route(web::post().to(subsidies::approve_programme)),
+                )
+                .service(
+                    resource("/subsidy-programmes/{id}/activate").route(web::post().to(subsidies::activate_programme)),
+                )
+                .service(resource("/subsidy-programmes/{id}/close").route(web::post().to(subsidies::close_programme)))
+                .service(
+                    resource("/subsidy-grants")
+                        .route(web::get().to(subsidies::list_grants))
+                        .route(web::post().to(subsidies::apply)),
+                )
+                .service(resource("/subsidy-grants/{id}").route(web::get().to(subsidies::get_grant)))
+                .service(resource("/subsidy-grants/{id}/approve").route(web::post().to(subsidies::approve_grant)))
+                .service(resource("/subsidy-grants/{id}/reject").route(web::post().to(subsidies::reject_grant))),
         )
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));

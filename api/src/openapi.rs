@@ -2,8 +2,8 @@
 
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
-    audit, auth, bookings, calendar, charges, institutions, instruments, labs, ops, qualifications, ratings, schedule,
-    service, statements, usage, users,
+    audit, auth, bookings, calendar, charges, fees, institutions, instruments, labs, ops, qualifications, ratings,
+    schedule, service, statements, subsidies, usage, users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -39,6 +39,10 @@ use utoipa::{Modify, OpenApi};
         service::reject_order, service::receive_order, service::complete_order, service::cancel_order,
         ratings::rate_booking, ratings::rate_order, ratings::list,
         calendar::instrument_feed, calendar::rotate_token, calendar::revoke_token, calendar::personal_feed,
+        fees::propose, fees::list, fees::get, fees::approve, fees::reject, fees::estimate_fees,
+        subsidies::create_programme, subsidies::list_programmes, subsidies::get_programme, subsidies::update_programme,
+        subsidies::approve_programme, subsidies::activate_programme, subsidies::close_programme,
+        subsidies::apply, subsidies::list_grants, subsidies::get_grant, subsidies::approve_grant, subsidies::reject_grant,
         charges::list, charges::get, charges::adjust, charges::export_charges,
         statements::generate, statements::list, statements::get, statements::export_statements,
         statements::issue, statements::pay, statements::dispute, statements::resolve,
@@ -61,6 +65,8 @@ use utoipa::{Modify, OpenApi};
         (name = "usage", description = "Usage records (机时记录): actual use, billed and effective time"),
         (name = "ratings", description = "Ratings (1–5, comment) of completed bookings, once each"),
         (name = "calendar", description = "iCalendar (RFC 5545) feeds: an instrument's busy time, one's own bookings"),
+        (name = "fees", description = "Fee standards (收费标准): proposed by the unit, approved by the platform office, versioned; the cost calculator"),
+        (name = "subsidies", description = "Subsidy programmes (专项资助), approved by the commission, and researchers' grants under them"),
         (name = "charges", description = "Charges (费用) of uses and services, priced by fee standard and tier, subsidised, corrected by adjustments"),
         (name = "statements", description = "Monthly statements (结算单) between payers and providers, and of programmes' subsidy"),
         (name = "operations", description = "Liveness and readiness"),

@@ -101,6 +101,8 @@ pub enum Action {
     ProposeFeeStandard,
     /// Approve or reject a proposed fee standard.
     DecideFeeStandard,
+    /// Set the tags of an account that subsidy programmes select beneficiaries by.
+    TagUser,
     /// Create, change, activate and close subsidy programmes.
     ManageProgrammes,
     /// Approve a draft subsidy programme.
@@ -263,6 +265,8 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
             actor.has(Role::PlatformAdmin)
         }
         (A::ApproveProgramme, R::Platform) => actor.has(Role::Commission),
+        // Tags decide who may receive public subsidy: the platform office alone sets them.
+        (A::TagUser, R::User { .. }) => actor.has(Role::PlatformAdmin),
         (A::ApplyForGrant, R::Platform) => actor.any(&[Role::Researcher, Role::InstrumentManager, Role::UnitAdmin]),
         (
             A::ReadGrant,
@@ -346,6 +350,19 @@ pub fn user_list_scope(actor: &Actor) -> Option<Scope> {
 /// provider) for a unit admin; `None`: none.
 pub fn statement_scope(actor: &Actor) -> Option<Scope> {
     listing_overdue_scope(actor)
+}
+
+/// Whose fee proposals (proposed or rejected standards) an actor sees
+/// besides the approved standards everyone sees: all, its own unit's for a
+/// unit admin; `None`: none.
+pub fn fee_proposal_scope(actor: &Actor) -> Option<Scope> {
+    listing_overdue_scope(actor)
+}
+
+/// Whether an actor sees subsidy programmes still in draft: those who
+/// prepare, approve or oversee them, not the researchers they will serve.
+pub fn sees_draft_programmes(actor: &Actor) -> bool {
+    actor.reads_all()
 }
 
 /// Which instruments overdue for listing an actor may see; `None`: none.
@@ -592,6 +609,47 @@ mod tests {
             let expected = matches!(role, Role::PlatformAdmin | Role::Commission | Role::Regulator);
             assert_eq!(can(&a, Action::IdentifyRater, &other), expected, "{role}");
         }
+    }
+
+    #[test]
+    fn fees_and_subsidies_are_decided_by_the_platform_office_and_programmes_approved_by_the_commission() {
+        let own = Resource::Institution(OWN);
+        let other = Resource::Institution(OTHER);
+        let user = Resource::User {
+            institution_id: OWN,
+            user_id: Some(UserId(3)),
+            institution_kind: InstitutionKind::Hospital,
+            roles: &[Role::Researcher],
+        };
+        for role in <Role as crate::text_enum::TextEnum>::ALL {
+            let a = actor(*role);
+            let office = *role == Role::PlatformAdmin;
+            assert_eq!(
+                can(&a, Action::ProposeFeeStandard, &own),
+                office || *role == Role::UnitAdmin,
+                "{role}"
+            );
+            assert_eq!(can(&a, Action::ProposeFeeStandard, &other), office, "{role}");
+            assert_eq!(
+                can(&a, Action::DecideFeeStandard, &Resource::Platform),
+                office,
+                "{role}"
+            );
+            assert_eq!(can(&a, Action::TagUser, &user), office, "{role}");
+            assert_eq!(
+                can(&a, Action::ApproveProgramme, &Resource::Platform),
+                *role == Role::Commission,
+                "{role}"
+            );
+            let overseer = matches!(role, Role::PlatformAdmin | Role::Commission | Role::Regulator);
+            assert_eq!(sees_draft_programmes(&a), overseer, "{role}");
+        }
+        assert_eq!(
+            fee_proposal_scope(&actor(Role::UnitAdmin)),
+            Some(Scope::Institution(OWN))
+        );
+        assert_eq!(fee_proposal_scope(&actor(Role::Regulator)), Some(Scope::All));
+        assert_eq!(fee_proposal_scope(&actor(Role::Researcher)), None);
     }
 
     #[test]

@@ -209,6 +209,114 @@ pub fn check_schedule(
     c.finish()
 }
 
+/// Checks a proposed fee standard: its schedule against its subject
+/// ([`check_schedule`]), the mode against the modes the instrument offers,
+/// and its effective date, which may not lie before `today` (the platform's
+/// local date): a price never applies to use that already happened.
+///
+/// # Errors
+/// [`Invalid`] naming every field and rule broken: those of
+/// [`check_schedule`], `mode` (`mode_offered`) and `effective_from`
+/// (`not_retroactive`).
+pub fn check_proposal(
+    schedule: &FeeSchedule,
+    subject: &FeeSubject,
+    item_unit: Option<ServiceUnit>,
+    offered_modes: &[ServiceMode],
+    effective_from: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+) -> Result<(), Invalid> {
+    let mut c = Checks::new();
+    if let Err(invalid) = check_schedule(schedule, subject, item_unit) {
+        invalid.0.into_iter().for_each(|v| c.push(v));
+    }
+    if let FeeSubject::Instrument { mode, .. } = subject {
+        // Sample work is refused by `check_schedule` already.
+        c.require(
+            *mode == ServiceMode::Sample || offered_modes.contains(mode),
+            "mode",
+            "mode_offered",
+            || format!("the instrument does not offer the {mode} mode"),
+        );
+    }
+    c.require(effective_from >= today, "effective_from", "not_retroactive", || {
+        format!("must not be before today ({today}): prices never apply to past use")
+    });
+    c.finish()
+}
+
+/// The platform office's decision on a proposed fee standard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeeDecision {
+    Approve,
+    /// With a reason of 1 to 500 characters, for the unit.
+    Reject {
+        reason: String,
+    },
+}
+
+impl FeeDecision {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Reject { .. } => "reject",
+        }
+    }
+}
+
+/// Why a decision on a fee standard is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FeeDecisionError {
+    #[error("cannot {action} a fee standard that is {from}")]
+    InvalidTransition {
+        from: FeeStandardStatus,
+        action: &'static str,
+    },
+    /// Approving now would make the standard apply to use before the approval.
+    #[error(
+        "the standard takes effect on {effective_from}, before today ({today}); prices are never retroactive: \
+         the unit proposes it again from today or later"
+    )]
+    Retroactive {
+        effective_from: chrono::NaiveDate,
+        today: chrono::NaiveDate,
+    },
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+}
+
+/// Proposed → approved or rejected, once. A standard whose effective date
+/// has passed while it waited is not approved: it would reprice past use.
+///
+/// # Errors
+/// [`FeeDecisionError::InvalidTransition`] unless proposed;
+/// [`FeeDecisionError::Retroactive`] for an approval after the effective
+/// date; [`FeeDecisionError::Invalid`] naming `reason` for a rejection
+/// without one.
+pub fn decide(
+    from: FeeStandardStatus,
+    decision: &FeeDecision,
+    effective_from: chrono::NaiveDate,
+    today: chrono::NaiveDate,
+) -> Result<FeeStandardStatus, FeeDecisionError> {
+    if from != FeeStandardStatus::Proposed {
+        return Err(FeeDecisionError::InvalidTransition {
+            from,
+            action: decision.name(),
+        });
+    }
+    match decision {
+        FeeDecision::Approve if effective_from < today => Err(FeeDecisionError::Retroactive { effective_from, today }),
+        FeeDecision::Approve => Ok(FeeStandardStatus::Approved),
+        FeeDecision::Reject { reason } => {
+            let mut c = Checks::new();
+            c.required_text("reason", reason, 500);
+            c.finish()?;
+            Ok(FeeStandardStatus::Rejected)
+        }
+    }
+}
+
 /// What is being priced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PricingInput {
@@ -730,6 +838,69 @@ mod tests {
         );
         s.unit = FeeUnit::Sample;
         assert!(check_schedule(&s, &item, Some(ServiceUnit::Sample)).is_ok());
+    }
+
+    #[test]
+    fn a_proposal_names_each_broken_rule_and_is_never_retroactive() {
+        let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap_or_default();
+        let today = d("2026-12-03");
+        let subject = FeeSubject::Instrument {
+            instrument_id: 1,
+            mode: ServiceMode::SelfOperated,
+        };
+        let offered = [ServiceMode::Assisted, ServiceMode::Sample];
+        let rules = |r: Result<(), Invalid>| {
+            r.err()
+                .map(|e| e.0.into_iter().map(|v| (v.field, v.rule)).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            rules(check_proposal(
+                &schedule(),
+                &subject,
+                None,
+                &offered,
+                d("2026-12-02"),
+                today
+            )),
+            vec![
+                ("assisted_surcharge".to_owned(), "assisted_only"),
+                ("mode".to_owned(), "mode_offered"),
+                ("effective_from".to_owned(), "not_retroactive"),
+            ]
+        );
+        let assisted = FeeSubject::Instrument {
+            instrument_id: 1,
+            mode: ServiceMode::Assisted,
+        };
+        assert!(check_proposal(&schedule(), &assisted, None, &offered, today, today).is_ok());
+    }
+
+    #[test]
+    fn a_standard_is_decided_once_and_never_approved_after_its_effective_date() {
+        let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap_or_default();
+        let (today, proposed) = (d("2026-12-03"), FeeStandardStatus::Proposed);
+        assert_eq!(
+            decide(proposed, &FeeDecision::Approve, today, today),
+            Ok(FeeStandardStatus::Approved)
+        );
+        assert!(matches!(
+            decide(proposed, &FeeDecision::Approve, d("2026-12-02"), today),
+            Err(FeeDecisionError::Retroactive { .. })
+        ));
+        let reject = |reason: &str| FeeDecision::Reject { reason: reason.into() };
+        assert_eq!(
+            decide(proposed, &reject("价格偏高"), d("2026-12-02"), today),
+            Ok(FeeStandardStatus::Rejected)
+        );
+        assert!(matches!(
+            decide(proposed, &reject(" "), today, today),
+            Err(FeeDecisionError::Invalid(_))
+        ));
+        assert!(matches!(
+            decide(FeeStandardStatus::Approved, &reject("x"), today, today),
+            Err(FeeDecisionError::InvalidTransition { .. })
+        ));
     }
 
     #[test]

@@ -85,6 +85,23 @@ pub fn transition(from: ProgrammeStatus, action: ProgrammeAction) -> Result<Prog
     }
 }
 
+/// Only a draft programme changes: once the commission approved it, its
+/// terms are what was approved.
+///
+/// # Errors
+/// [`ProgrammeTransitionError`] unless `status` is draft.
+pub fn check_editable(status: ProgrammeStatus) -> Result<(), ProgrammeTransitionError> {
+    match status {
+        ProgrammeStatus::Draft => Ok(()),
+        ProgrammeStatus::Approved | ProgrammeStatus::Active | ProgrammeStatus::Closed => {
+            Err(ProgrammeTransitionError {
+                from: status,
+                action: "change",
+            })
+        }
+    }
+}
+
 /// Who and what a programme pays for. Empty lists admit everyone.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Eligibility {
@@ -368,6 +385,80 @@ pub fn reject_grant(from: GrantStatus, reason: &str) -> Result<GrantStatus, Gran
     Ok(GrantStatus::Rejected)
 }
 
+/// Why a programme takes no applications and no grant decisions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotOpen {
+    #[error("the programme is still a draft: the commission has not approved it")]
+    Draft,
+    #[error("the programme is closed")]
+    Closed,
+    #[error("the programme's validity ended on {valid_until}")]
+    Ended { valid_until: NaiveDate },
+}
+
+/// A programme takes applications, and its grants are decided, once the
+/// commission has approved it, until it is closed or its validity ends
+/// (`today` is the platform's local date).
+///
+/// # Errors
+/// The [`NotOpen`] reason.
+pub fn open_for_grants(status: ProgrammeStatus, p: &ProgrammeData, today: NaiveDate) -> Result<(), NotOpen> {
+    match status {
+        ProgrammeStatus::Draft => Err(NotOpen::Draft),
+        ProgrammeStatus::Closed => Err(NotOpen::Closed),
+        ProgrammeStatus::Approved | ProgrammeStatus::Active if today > p.valid_until => Err(NotOpen::Ended {
+            valid_until: p.valid_until,
+        }),
+        ProgrammeStatus::Approved | ProgrammeStatus::Active => Ok(()),
+    }
+}
+
+/// Checks an application for a grant: an amount of more than 0 and at
+/// most the programme's cap per beneficiary, and a purpose.
+///
+/// # Errors
+/// [`Invalid`] naming `requested_amount` (`positive`,
+/// `cap_per_beneficiary`) or `purpose` (`required`, `length`).
+pub fn check_application(requested: Money, purpose: &str, cap_per_beneficiary: Option<Money>) -> Result<(), Invalid> {
+    let mut c = Checks::new();
+    c.require(requested > Money::ZERO, "requested_amount", "positive", || {
+        "must be more than 0".into()
+    });
+    if let Some(cap) = cap_per_beneficiary {
+        c.require(requested <= cap, "requested_amount", "cap_per_beneficiary", || {
+            format!("must not exceed the programme's cap per beneficiary of {cap}")
+        });
+    }
+    c.required_text("purpose", purpose, 500);
+    c.finish()
+}
+
+/// The most tags a user carries.
+pub const MAX_TAGS: usize = 20;
+
+/// Checks the tags of a user: at most [`MAX_TAGS`], each well formed
+/// ([`valid_tag`]) and none repeated.
+///
+/// # Errors
+/// [`Invalid`] naming `tags` (`length`) or `tags/<index>` (`tag_format`,
+/// `duplicate`).
+pub fn check_tags(tags: &[String]) -> Result<(), Invalid> {
+    let mut c = Checks::new();
+    c.require(tags.len() <= MAX_TAGS, "tags", "length", || {
+        format!("at most {MAX_TAGS} tags")
+    });
+    for (i, tag) in tags.iter().enumerate() {
+        let field = format!("tags/{i}");
+        c.require(valid_tag(tag), &field, "tag_format", || {
+            "2 to 40 lower-case letters, digits or underscores, starting with a letter".into()
+        });
+        c.require(!tags[..i].contains(tag), &field, "duplicate", || {
+            "repeats an earlier tag".into()
+        });
+    }
+    c.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -417,6 +508,8 @@ mod tests {
         assert!(transition(Draft, Activate).is_err());
         assert!(transition(Active, Approve).is_err());
         assert!(transition(Closed, Close).is_err());
+        assert_eq!(check_editable(Draft), Ok(()));
+        assert!(check_editable(Approved).is_err());
     }
 
     #[test]
@@ -567,6 +660,64 @@ mod tests {
             Ok(GrantStatus::Rejected)
         );
         assert!(reject_grant(GrantStatus::Pending, "  ").is_err());
+    }
+
+    #[test]
+    fn a_programme_takes_applications_from_approval_until_it_closes_or_ends() {
+        let p = programme();
+        let today = d("2026-06-01");
+        assert_eq!(open_for_grants(ProgrammeStatus::Draft, &p, today), Err(NotOpen::Draft));
+        assert_eq!(open_for_grants(ProgrammeStatus::Approved, &p, today), Ok(()));
+        assert_eq!(open_for_grants(ProgrammeStatus::Active, &p, today), Ok(()));
+        assert_eq!(
+            open_for_grants(ProgrammeStatus::Closed, &p, today),
+            Err(NotOpen::Closed)
+        );
+        assert_eq!(
+            open_for_grants(ProgrammeStatus::Active, &p, d("2027-01-01")),
+            Err(NotOpen::Ended {
+                valid_until: d("2026-12-31")
+            })
+        );
+    }
+
+    #[test]
+    fn an_application_asks_for_an_amount_within_the_cap_with_a_purpose() {
+        let cap = Some(Money::yuan(20_000));
+        assert!(check_application(Money::yuan(5_000), "质谱检测补贴", cap).is_ok());
+        let rules = |r: Result<(), Invalid>| {
+            r.err()
+                .map(|e| e.0.into_iter().map(|v| (v.field, v.rule)).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            rules(check_application(Money::yuan(20_001), " ", cap)),
+            vec![
+                ("requested_amount".to_owned(), "cap_per_beneficiary"),
+                ("purpose".to_owned(), "required")
+            ]
+        );
+        assert_eq!(
+            rules(check_application(Money::ZERO, "x", None)),
+            vec![("requested_amount".to_owned(), "positive")]
+        );
+    }
+
+    #[test]
+    fn tags_are_well_formed_unique_and_few() {
+        let tags = |t: &[&str]| t.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(check_tags(&tags(&["high_level_talent", "youth_2026"])).is_ok());
+        let fields = |r: Result<(), Invalid>| {
+            r.err()
+                .map(|e| e.0.into_iter().map(|v| (v.field, v.rule)).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            fields(check_tags(&tags(&["high_level_talent", "High", "high_level_talent"]))),
+            vec![("tags/1".to_owned(), "tag_format"), ("tags/2".to_owned(), "duplicate")]
+        );
+        let many: Vec<String> = (0..21).map(|i| format!("tag_{i}")).collect();
+        assert_eq!(fields(check_tags(&many)), vec![("tags".to_owned(), "length")]);
     }
 
     proptest! {

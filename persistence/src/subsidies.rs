@@ -239,19 +239,48 @@ pub fn list_programmes(
     after: Option<i64>,
     limit: i64,
 ) -> Result<Page<Programme>, RepoError> {
+    list_programmes_by(
+        conn,
+        &ProgrammeFilter {
+            status,
+            with_drafts: true,
+            after,
+            limit,
+        },
+    )
+}
+
+/// Filters of the programme list.
+#[derive(Debug, Clone, Default)]
+pub struct ProgrammeFilter {
+    pub status: Option<ProgrammeStatus>,
+    /// Whether the reader sees programmes still in draft.
+    pub with_drafts: bool,
+    pub after: Option<i64>,
+    pub limit: i64,
+}
+
+/// Programmes by id.
+///
+/// # Errors
+/// Database errors.
+pub fn list_programmes_by(conn: &mut DbConn, f: &ProgrammeFilter) -> Result<Page<Programme>, RepoError> {
     let mut q = p::table.select(ProgrammeRow::as_select()).order(p::id).into_boxed();
-    if let Some(s) = status {
+    if let Some(s) = f.status {
         q = q.filter(p::status.eq(s.as_str()));
     }
-    if let Some(after) = after {
+    if !f.with_drafts {
+        q = q.filter(p::status.ne(ProgrammeStatus::Draft.as_str()));
+    }
+    if let Some(after) = f.after {
         q = q.filter(p::id.gt(after));
     }
-    let rows: Vec<ProgrammeRow> = q.limit(limit + 1).load(conn)?;
+    let rows: Vec<ProgrammeRow> = q.limit(f.limit + 1).load(conn)?;
     let items = rows
         .into_iter()
         .map(Programme::try_from)
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::from_overfetch(items, limit, |x| x.id))
+    Ok(Page::from_overfetch(items, f.limit, |x| x.id))
 }
 
 /// A stored grant.

@@ -286,6 +286,29 @@ pub fn tags_of(conn: &mut DbConn, user: UserId) -> Result<Vec<String>, RepoError
         .load(conn)?)
 }
 
+/// The tags of several users at once (a page of a list), sorted per user;
+/// users without tags are absent.
+///
+/// # Errors
+/// Database errors.
+pub fn tags_by_user(
+    conn: &mut DbConn,
+    users: &[UserId],
+) -> Result<std::collections::HashMap<UserId, Vec<String>>, RepoError> {
+    use crate::schema::user_tags as ut;
+    let ids: Vec<i64> = users.iter().map(|u| u.0).collect();
+    let rows: Vec<(i64, String)> = ut::table
+        .filter(ut::user_id.eq_any(ids))
+        .order((ut::user_id, ut::tag))
+        .select((ut::user_id, ut::tag))
+        .load(conn)?;
+    let mut out = std::collections::HashMap::<UserId, Vec<String>>::new();
+    for (user, tag) in rows {
+        out.entry(UserId(user)).or_default().push(tag);
+    }
+    Ok(out)
+}
+
 /// Replaces the tags of a user.
 ///
 /// # Errors

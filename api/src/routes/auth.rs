@@ -205,7 +205,7 @@ pub async fn me(state: web::Data<AppState>, bearer: Bearer) -> Result<web::Json<
             let user = users::get(c, ctx.actor.user_id)?;
             let institution = institutions::get(c, user.value.institution_id)?;
             Ok(MeView {
-                user: user.into(),
+                user: crate::routes::users::user_view(c, user)?,
                 institution: institution.into(),
             })
         })

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bookings;
 pub mod calendar;
 pub mod charges;
+pub mod fees;
 pub mod institutions;
 pub mod instruments;
 pub mod labs;
@@ -14,6 +15,7 @@ pub mod ratings;
 pub mod schedule;
 pub mod service;
 pub mod statements;
+pub mod subsidies;
 pub mod usage;
 pub mod users;
 

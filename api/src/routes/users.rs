@@ -12,6 +12,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use labshare_domain::access::Resource;
 use labshare_domain::access::{user_list_scope, Action, Role};
+use labshare_domain::subsidy::check_tags;
 use labshare_domain::users::{check_new_account, check_password_only, check_platform_office_kept, UserProfile};
 use labshare_domain::{InstitutionId, UserId};
 use labshare_persistence::auth::{revoke_user_sessions, RevokeReason};
@@ -41,14 +42,18 @@ pub struct UserView {
     pub active: bool,
     #[schema(schema_with = crate::dto::enums::roles)]
     pub roles: Vec<Role>,
+    /// What subsidy programmes select beneficiaries by, set by the platform office.
+    #[schema(example = json!(["high_level_talent"]))]
+    pub tags: Vec<String>,
     #[schema(example = "2026-11-26T03:00:00Z")]
     pub created_at: DateTime<Utc>,
     #[schema(example = "2026-11-26T03:00:00Z")]
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Stored<User>> for UserView {
-    fn from(s: Stored<User>) -> Self {
+impl UserView {
+    /// The view of an account with its tags.
+    pub fn new(s: Stored<User>, tags: Vec<String>) -> Self {
         let u = s.value;
         Self {
             id: u.id.0,
@@ -59,10 +64,20 @@ impl From<Stored<User>> for UserView {
             phone: u.profile.phone,
             active: u.active,
             roles: u.roles,
+            tags,
             created_at: instant(s.created_at),
             updated_at: instant(s.updated_at),
         }
     }
+}
+
+/// The view of a stored account, its tags loaded.
+///
+/// # Errors
+/// Database errors.
+pub fn user_view(c: &mut DbConn, s: Stored<User>) -> Result<UserView, ApiError> {
+    let tags = repo::tags_of(c, s.value.id)?;
+    Ok(UserView::new(s, tags))
 }
 
 /// A new account.
@@ -87,7 +102,8 @@ pub struct UserInput {
 }
 
 /// Changes to an account. An account holder may change its own profile and
-/// password (giving `current_password`); roles and `active` are for admins.
+/// password (giving `current_password`); roles and `active` are for admins,
+/// `tags` for the platform office.
 #[derive(Debug, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
@@ -108,6 +124,9 @@ pub struct UserPatch {
     /// Required when changing one's own password.
     #[schema(example = "correct horse battery")]
     pub current_password: Option<String>,
+    /// Replaces the account's tags (at most 20, lower-case snake case); the platform office only.
+    #[schema(example = json!(["high_level_talent"]))]
+    pub tags: Option<Vec<String>>,
 }
 
 page_type!(UserPage, UserView);
@@ -208,7 +227,7 @@ pub async fn create(
             // Hashed only once the actor may create the account.
             let hash = hash_password(&i.password)?;
             let user = repo::insert(c, institution, &i.username, &hash, &profile, &i.roles, ctx.now_naive())?;
-            let view = UserView::from(user);
+            let view = UserView::new(user, Vec::new());
             audit(c, ctx, "user.create", "user", view.id, None::<&()>, Some(&view))?;
             Ok(view)
         })
@@ -231,7 +250,7 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
             if !labshare_domain::access::can(&ctx.actor, Action::ReadUser, &resource) {
                 return Err(ApiError::NotFound);
             }
-            Ok(UserView::from(user))
+            user_view(c, user)
         })
         .await?;
     Ok(web::Json(view))
@@ -263,15 +282,23 @@ pub async fn list(
                 after,
                 limit,
             };
-            Ok(repo::list(c, &filter)?)
+            let page = repo::list(c, &filter)?;
+            let ids: Vec<UserId> = page.items.iter().map(|s| s.value.id).collect();
+            let mut tags = repo::tags_by_user(c, &ids)?;
+            Ok(UserPage::from_page(page, |s| {
+                let own = tags.remove(&s.value.id).unwrap_or_default();
+                UserView::new(s, own)
+            }))
         })
         .await?;
-    Ok(web::Json(UserPage::from_page(page, UserView::from)))
+    Ok(web::Json(page))
 }
 
 /// Change an account.
 ///
 /// Deactivating an account or changing its password ends its sessions.
+/// Only the platform office sets `tags`, which subsidy programmes select
+/// beneficiaries by (`high_level_talent`).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", operation_id = "updateUser",
     params(("id" = i64, Path, description = "User id")),
     request_body = UserPatch,
@@ -288,6 +315,9 @@ pub async fn update(
         // Checked against the username again inside the transaction.
         check_password_only("password", pw, "")?;
     }
+    if let Some(tags) = &p.tags {
+        check_tags(tags)?;
+    }
     let view = state
         .write(&bearer, move |c, ctx| {
             let id = UserId(id.0);
@@ -301,6 +331,9 @@ pub async fn update(
             let is_admin = labshare_domain::access::can(&ctx.actor, Action::UpdateUser, &resource);
             if !is_admin && (!is_self || p.active.is_some() || p.roles.is_some()) {
                 return Err(ApiError::Forbidden);
+            }
+            if p.tags.is_some() {
+                allow(ctx, Action::TagUser, &resource)?;
             }
             if let Some(pw) = &p.password {
                 check_password_only("password", pw, &before.value.username)?;
@@ -356,11 +389,16 @@ pub async fn update(
             if let Some(roles) = &p.roles {
                 repo::set_roles(c, id, roles)?;
             }
+            let tags_before = repo::tags_of(c, id)?;
+            if let Some(tags) = &p.tags {
+                repo::set_tags(c, id, tags)?;
+            }
             if !active || new_hash.is_some() {
                 revoke_user_sessions(c, id, RevokeReason::AccountChange, now)?;
             }
-            let before = UserView::from(before);
-            let after = UserView::from(repo::get(c, id)?);
+            let before = UserView::new(before, tags_before);
+            let after = repo::get(c, id)?;
+            let after = user_view(c, after)?;
             audit(c, ctx, "user.update", "user", id.0, Some(&before), Some(&after))?;
             Ok(after)
         })

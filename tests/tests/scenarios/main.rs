@@ -9,5 +9,6 @@ mod catalogue;
 mod charges;
 mod contract;
 mod errors;
+mod fees;
 mod fixtures;
 mod service;
