@@ -393,6 +393,19 @@ fn date((y, m, d): (i32, u32, u32)) -> Result<NaiveDate, ApiError> {
 /// # Errors
 /// Database errors; the transaction is rolled back.
 pub fn seed_demo(conn: &mut DbConn, now: NaiveDateTime) -> Result<SeedOutcome, ApiError> {
+    load(conn, now, true)
+}
+
+/// The demo catalogue and accounts without fee standards or subsidy
+/// programmes: the baseline on which tests set up prices of their own.
+///
+/// # Errors
+/// As [`seed_demo`].
+pub fn seed_demo_without_prices(conn: &mut DbConn, now: NaiveDateTime) -> Result<SeedOutcome, ApiError> {
+    load(conn, now, false)
+}
+
+fn load(conn: &mut DbConn, now: NaiveDateTime, prices: bool) -> Result<SeedOutcome, ApiError> {
     let hash = hash_password(DEMO_PASSWORD)?;
     write_tx(conn, |c| {
         if institutions::count(c)? > 0 {
@@ -401,6 +414,7 @@ pub fn seed_demo(conn: &mut DbConn, now: NaiveDateTime) -> Result<SeedOutcome, A
         let mut ids: Vec<InstitutionId> = Vec::new();
         let mut asset = 0;
         let mut instrument_ids = Vec::new();
+        let mut priced = Vec::new();
         for unit in UNITS {
             let data = InstitutionData {
                 name: unit.name.into(),
@@ -470,10 +484,13 @@ pub fn seed_demo(conn: &mut DbConn, now: NaiveDateTime) -> Result<SeedOutcome, A
                     }
                     schedule::set_opening_hours(c, id, &weekday_hours())?;
                     instrument_ids.push((inst.value.id, id));
+                    priced.push((inst.value.id, id, Money::yuan(seed.value_yuan), seed.modes));
                 }
             }
         }
         let mut accounts = Vec::new();
+        let mut office = None;
+        let mut commission = None;
         for (username, name, role, unit) in ACCOUNTS {
             let institution = ids
                 .get(*unit)
@@ -488,14 +505,115 @@ pub fn seed_demo(conn: &mut DbConn, now: NaiveDateTime) -> Result<SeedOutcome, A
             if *role == Role::InstrumentManager {
                 assign_managers(c, user.value.id, institution, &instrument_ids)?;
             }
+            match role {
+                Role::PlatformAdmin => office = Some(user.value.id),
+                Role::Commission => commission = Some(user.value.id),
+                _ => {}
+            }
             accounts.push(DemoAccount {
                 username,
                 role: *role,
                 institution: UNITS[*unit].name,
             });
         }
+        let (Some(office), Some(commission)) = (office, commission) else {
+            return Err(ApiError::Internal(
+                "seed: no platform office or commission account".into(),
+            ));
+        };
+        if prices {
+            seed_fees(c, &priced, office, commission, now)?;
+        }
         Ok(SeedOutcome::Loaded { accounts })
     })
+}
+
+/// Approved fee standards for every time mode of the demo instruments, priced
+/// by the cost calculator, and an active subsidy programme researchers may
+/// apply to.
+fn seed_fees(
+    c: &mut DbConn,
+    priced: &[(InstitutionId, labshare_domain::InstrumentId, Money, &[ServiceMode])],
+    office: UserId,
+    commission: UserId,
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    use labshare_domain::fees::{estimate, CostInputs, FeeSchedule, FeeStandardStatus, FeeSubject, FeeUnit};
+    use labshare_domain::subsidy::{Eligibility, ProgrammeData, ProgrammeStatus};
+    use labshare_persistence::{fees, subsidies};
+    let policy = labshare_domain::policy::Policy::default();
+    let today = crate::state::local_date(now.and_utc());
+    let internal = |e: &str| ApiError::Internal(format!("seed: {e}"));
+    for (institution, instrument, value, modes) in priced {
+        let cost = estimate(
+            &CostInputs {
+                original_value: *value,
+                depreciation_years: 10,
+                rated_annual_hours: 1600,
+                consumables_per_hour: Money::yuan(40),
+                energy_per_hour: Money::yuan(6),
+                labour_per_hour: Money::yuan(30),
+                management_fee_bp: 1000,
+            },
+            &policy,
+        )
+        .map_err(|e| internal(&e.to_string()))?;
+        for mode in modes.iter().filter(|m| **m != ServiceMode::Sample) {
+            let schedule = FeeSchedule {
+                unit: FeeUnit::Hour,
+                prices: cost.suggested,
+                startup_fee: Money::yuan(20),
+                assisted_surcharge_per_hour: if *mode == ServiceMode::Assisted {
+                    Money::yuan(60)
+                } else {
+                    Money::ZERO
+                },
+                minimum_charge: cost.suggested.internal,
+            };
+            let proposal = fees::NewFeeStandard {
+                institution_id: *institution,
+                subject: FeeSubject::Instrument {
+                    instrument_id: instrument.0,
+                    mode: *mode,
+                },
+                schedule,
+                effective_from: today,
+                note: "按成本核算（折旧10年、定额1600机时、管理费10%）",
+                proposed_by: office,
+            };
+            let standard = fees::insert(c, &proposal, now)?;
+            fees::decide(c, standard.id, FeeStandardStatus::Approved, None, office, now)?;
+        }
+    }
+    let year = chrono::Datelike::year(&today);
+    let data = ProgrammeData {
+        name: format!("{year}年度大型仪器共享使用补贴"),
+        funder: "南宁市卫生健康委员会".into(),
+        budget: Money::yuan(500_000),
+        valid_from: date((year, 1, 1))?,
+        valid_until: date((year + 1, 12, 31))?,
+        ratio_bp: 5000,
+        cap_per_beneficiary: Some(Money::yuan(20_000)),
+        cap_per_charge: Some(Money::yuan(2_000)),
+        eligibility: Eligibility {
+            memberships: vec![labshare_domain::catalogue::Membership::Member],
+            user_tags: vec![],
+            without_mature_lab_only: false,
+            cross_unit_only: true,
+            category_prefixes: vec![],
+        },
+    };
+    let p = subsidies::insert_programme(c, &data, office, now)?;
+    subsidies::set_programme_status(
+        c,
+        p.id,
+        ProgrammeStatus::Draft,
+        ProgrammeStatus::Approved,
+        commission,
+        now,
+    )?;
+    subsidies::set_programme_status(c, p.id, ProgrammeStatus::Approved, ProgrammeStatus::Active, office, now)?;
+    Ok(())
 }
 
 fn assign_managers(

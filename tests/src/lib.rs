@@ -262,8 +262,16 @@ impl TestApp {
         *t += by;
     }
 
-    /// Loads the demo dataset (five units with labs, one account per role).
+    /// Loads the demo dataset (five units with labs, one account per role)
+    /// without prices, so that each test sets up the fees it checks.
     pub fn seed_demo(&self) {
+        let mut conn = self.pool.get().unwrap_or_else(|e| panic!("connection: {e}"));
+        labshare_api::seed::seed_demo_without_prices(&mut conn, Utc::now().naive_utc())
+            .unwrap_or_else(|e| panic!("seed: {e}"));
+    }
+
+    /// Loads the demo dataset as `make run` does, fee standards and subsidy programme included.
+    pub fn seed_full_demo(&self) {
         let mut conn = self.pool.get().unwrap_or_else(|e| panic!("connection: {e}"));
         labshare_api::seed::seed_demo(&mut conn, Utc::now().naive_utc()).unwrap_or_else(|e| panic!("seed: {e}"));
     }

@@ -396,4 +396,62 @@ both_backends! {
         let own = app.get("/api/v1/charges/export?format=json", &app.login("guest")).expect(200);
         assert_eq!(own.body.as_array().map(Vec::len), Some(2), "the guest's own two charges");
     }
+
+    fn a_completed_service_order_is_charged_per_sample_with_the_minimum(app) {
+        app.seed_demo();
+        let unit = app.login("unit1");
+        let lcms = app.get("/api/v1/instruments?q=LC-MS&limit=5", &unit).expect(200).body["items"][0]["id"].as_i64().unwrap_or_default();
+        let item = id_of(&app.post("/api/v1/service-items", &unit, &json!({
+            "name": "血清25-羟基维生素D检测", "instrument_ids": [lcms], "unit": "sample", "turnaround_days": 3,
+            "sample_requirements": "血清 ≥ 0.5 mL", "required_biosafety": "BSL2"})).expect(201));
+        let body = json!({"service_item_id": item, "unit": "sample",
+            "prices": {"internal": "70.00", "member": "85.50", "external": "120.00"},
+            "minimum_charge": "300.00", "effective_from": today(&app), "note": "按样本收费"});
+        let standard = id_of(&app.post("/api/v1/fee-standards", &unit, &body).expect(201));
+        app.post(&format!("/api/v1/fee-standards/{standard}/approve"), &app.login("admin"), &json!({})).expect(200);
+        let sample = |code: &str| json!({"code": code, "sample_type": "serum", "risk_level": "BSL2", "human": true, "ethics_approval": "NNYY-IRB-2026-031"});
+        let order = id_of(&app.post("/api/v1/service-orders", &app.login("researcher"),
+            &json!({"service_item_id": item, "samples": [sample("S-1"), sample("S-2"), sample("S-3")], "notes": ""})).expect(201));
+        let path = format!("/api/v1/service-orders/{order}");
+        let manager = app.login("manager1");
+        app.post(&format!("{path}/accept"), &manager, &json!({})).expect(200);
+        app.post(&format!("{path}/receive-samples"), &manager, &json!({})).expect(200);
+        assert_eq!(app.count("charges"), 0, "nothing is due before the report");
+        app.post(&format!("{path}/complete"), &manager, &json!({"report_reference": "R-2026-77", "sample_count": 3, "instrument_minutes": 50})).expect(200);
+        let c = charges_where(&app, &format!("service_order_id={order}"));
+        assert_eq!(c.len(), 1);
+        let l = &c[0]["lines"];
+        assert_eq!((c[0]["kind"].as_str(), c[0]["service_item_id"].as_i64(), c[0]["tier"].as_str()), (Some("service_order"), Some(item), Some("member")));
+        assert_eq!((l["quantity"].as_i64(), l["quantity_unit"].as_str()), (Some(3), Some("sample")));
+        // 3 × 85.50 = 256.50, topped up to the minimum of 300.00.
+        assert_eq!((fen(&l["usage_amount"]), fen(&l["minimum_top_up"]), l["minimum_applied"].as_bool()), (25_650, 4_350, Some(true)));
+        assert_eq!((fen(&l["gross"]), fen(&l["subsidy"]), fen(&l["payable"])), (30_000, 0, 30_000));
+        assert_eq!(c[0]["fee_standard_id"].as_i64(), Some(standard));
+    }
+
+    fn the_demo_prices_every_listed_time_mode_and_offers_a_programme(app) {
+        app.seed_full_demo();
+        let researcher = app.login("researcher");
+        let r = app.get("/api/v1/fee-standards?status=approved&limit=200", &researcher).expect(200);
+        let standards = items(&r);
+        assert!(!standards.is_empty());
+        for s in &standards {
+            assert_ne!(s["mode"], "sample");
+            // Priced by the cost model: external 1.5 × internal, to the fen.
+            let (internal, external) = (fen(&s["prices"]["internal"]), fen(&s["prices"]["external"]));
+            assert_eq!(external, (internal * 3 + 1) / 2, "{s}");
+        }
+        let p = app.get("/api/v1/subsidy-programmes?status=active", &researcher).expect(200);
+        assert_eq!(items(&p).len(), 1, "{}", p.text);
+        // A demo booking is charged by the seeded standard once it completes.
+        let flow = standards.iter().find(|s| s["mode"] == "assisted").cloned().unwrap_or_default();
+        let instrument = flow["instrument_id"].as_i64().unwrap_or_default();
+        // A day later, so that the use falls on or after the standards' effective date.
+        app.advance(Duration::days(1));
+        let walk = walk_in(&app, instrument, user_id(&app, "researcher"), 5, 60);
+        walk.expect(201);
+        let c = charges_where(&app, &format!("instrument_id={instrument}"));
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0]["fee_standard_id"], flow["id"]);
+    }
 }
