@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "LabShare API",
-        description = "南宁市卫生健康委员会共享实验室平台 — the shared laboratory platform of the Nanning Municipal Health Commission: catalogue, listing, accounts and audit.",
+        description = "南宁市卫生健康委员会共享实验室平台 — the shared laboratory platform of the Nanning Municipal Health Commission: catalogue and listing, booking and use, sample services, fees, subsidies and statements, accounts and audit.",
         version = "1.0.0",
         license(name = "Apache-2.0")
     ),
