@@ -78,6 +78,19 @@ impl Event {
     }
 }
 
+/// The unique keys that keep one charge per booking, use and order.
+const ONCE: [&str; 3] = [
+    "charges_once_per_booking",
+    "charges_once_per_usage",
+    "charges_once_per_order",
+];
+
+/// Whether a refused insert hit one of [`ONCE`] (SQLite names the columns
+/// of a unique key rather than the key).
+fn charged_already(constraint: &str) -> bool {
+    ONCE.iter().any(|c| constraint.contains(c)) || constraint.starts_with("UNIQUE constraint failed: charges.")
+}
+
 /// Audits a charge (the sweep acts for nobody).
 fn audit_charge(c: &mut DbConn, actor: Option<UserId>, charge: &Charge, now: DateTime<Utc>) -> Result<(), ApiError> {
     let after = serde_json::to_value(crate::routes::charges::ChargeView::from(charge.clone()))
@@ -144,7 +157,11 @@ pub fn charge(
     let provider = standard.institution_id;
     let tier = fees::tier(payer.id, payer.data.membership, provider);
     let input = event.basis.pricing_input(tier, standard.schedule.unit, policy);
-    let price = fees::price(&standard.schedule, &input).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let price = fees::price(&standard.schedule, &input).map_err(|e| ApiError::Refused {
+        status: actix_web::http::StatusCode::CONFLICT,
+        kind: "charge-not-priceable",
+        detail: format!("the fee standard in force cannot price this use: {e}"),
+    })?;
 
     let tags = users::tags_of(c, event.user_id)?;
     let beneficiary = Beneficiary {
@@ -211,7 +228,7 @@ pub fn charge(
     };
     let charge = match charges::insert(c, &new, now.naive_utc()) {
         Ok(charge) => charge,
-        Err(labshare_persistence::RepoError::Conflict { constraint, .. }) if constraint.contains("charges") => {
+        Err(labshare_persistence::RepoError::Conflict { constraint, .. }) if charged_already(&constraint) => {
             return Err(ApiError::conflict("charge-exists", "this use has been charged already"));
         }
         Err(e) => return Err(e.into()),
@@ -235,9 +252,8 @@ pub enum AdjustError {
 
 /// Corrects a charge by `delta` fen with a reason: a new adjustment charge
 /// of its own, the original untouched. The subsidy is recomputed on the
-/// corrected amount: what is no longer due goes back to the grant and the
-/// programme, more is paid only as far as they allow and while the
-/// programme is active.
+/// corrected amount and what is no longer due goes back to the grant and
+/// the programme; a correction upwards draws no more subsidy.
 ///
 /// # Errors
 /// [`AdjustError`] as [`ApiError::Refused`]; database errors.
@@ -277,15 +293,12 @@ pub fn adjust(
             lock_row(c, Lockable::SubsidyProgrammes, programme_id)?;
             lock_row(c, Lockable::SubsidyGrants, grant_id)?;
             let programme = subsidies::get_programme(c, programme_id)?;
-            let grant = subsidies::get_grant(c, grant_id)?;
-            let paying = programme.status == subsidy::ProgrammeStatus::Active;
-            let limits = SubsidyLimits {
-                ratio_bp: programme.data.ratio_bp,
-                cap_per_charge: programme.data.cap_per_charge,
-                grant_left: if paying { grant.left() } else { Money::ZERO },
-                programme_left: if paying { programme.left() } else { Money::ZERO },
-            };
-            let after = subsidy::subsidy_after_adjustment(current, corrected, &limits);
+            let after = subsidy::subsidy_after_adjustment(
+                current,
+                corrected,
+                programme.data.ratio_bp,
+                programme.data.cap_per_charge,
+            );
             let d = after.fen() - current.fen();
             subsidies::draw(c, programme_id, grant_id, d, now.naive_utc())?;
             d

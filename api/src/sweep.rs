@@ -17,6 +17,8 @@ use labshare_persistence::{write_tx, DbConn, RepoError};
 pub struct SweepReport {
     pub expired: Vec<i64>,
     pub no_shows: Vec<i64>,
+    /// Bookings that could not be settled this time (retried next time).
+    pub failed: Vec<i64>,
 }
 
 fn apply(
@@ -61,29 +63,38 @@ fn apply(
     Ok(true)
 }
 
-/// Expires and marks no-shows as of `now`, in one transaction.
+/// Expires and marks no-shows as of `now`, each booking in a transaction of
+/// its own (with its charge), so that one booking that cannot be settled
+/// holds up no other and no transaction collects locks across bookings.
 ///
 /// # Errors
-/// Database errors; nothing is changed then.
+/// Database errors while finding the bookings due; a booking that fails is
+/// left as it was, logged and reported in `failed`.
 pub fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepReport, ApiError> {
     let mut conn = state.pool.get()?;
     let policy = state.policy.clone();
-    write_tx(&mut conn, |c| {
-        let grace = chrono::Duration::minutes(policy.no_show_after_minutes);
-        let (expire, no_show) = bookings::due_for_sweep(c, now, grace)?;
-        let mut report = SweepReport::default();
-        for id in expire {
-            if apply(c, id, BookingAction::Expire, &policy, now)? {
-                report.expired.push(id);
+    let grace = chrono::Duration::minutes(policy.no_show_after_minutes);
+    let (expire, no_show) = labshare_persistence::read_tx(&mut conn, |c| {
+        bookings::due_for_sweep(c, now, grace).map_err(ApiError::from)
+    })?;
+    let mut report = SweepReport::default();
+    let due = expire
+        .into_iter()
+        .map(|id| (id, BookingAction::Expire))
+        .chain(no_show.into_iter().map(|id| (id, BookingAction::MarkNoShow)));
+    for (id, action) in due {
+        let expiring = action == BookingAction::Expire;
+        match write_tx(&mut conn, |c| apply(c, id, action, &policy, now)) {
+            Ok(true) if expiring => report.expired.push(id),
+            Ok(true) => report.no_shows.push(id),
+            Ok(false) => {}
+            Err(e) => {
+                log::warn!("sweep: booking {id} left as it was: {e}");
+                report.failed.push(id);
             }
         }
-        for id in no_show {
-            if apply(c, id, BookingAction::MarkNoShow, &policy, now)? {
-                report.no_shows.push(id);
-            }
-        }
-        Ok(report)
-    })
+    }
+    Ok(report)
 }
 
 /// Runs the sweep every `every` until the server stops.

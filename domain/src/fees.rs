@@ -147,6 +147,11 @@ pub struct FeeSchedule {
     pub minimum_charge: Money,
 }
 
+/// The most any price, fee or minimum of a standard may be, 1,000,000.00
+/// CNY: far above any real price, and low enough that no use or order can
+/// be priced beyond the largest amount stored.
+pub const PRICE_CEILING: Money = Money::yuan(1_000_000);
+
 /// Checks a proposed fee standard against its subject: instrument time is
 /// priced per hour in the self-operated, assisted or remote mode (sample
 /// work is priced by service items); a service item is priced in its own
@@ -163,6 +168,19 @@ pub fn check_schedule(
     item_unit: Option<ServiceUnit>,
 ) -> Result<(), Invalid> {
     let mut c = Checks::new();
+    let amounts = [
+        ("prices/internal", schedule.prices.internal),
+        ("prices/member", schedule.prices.member),
+        ("prices/external", schedule.prices.external),
+        ("startup_fee", schedule.startup_fee),
+        ("assisted_surcharge", schedule.assisted_surcharge_per_hour),
+        ("minimum_charge", schedule.minimum_charge),
+    ];
+    for (field, amount) in amounts {
+        c.require(amount <= PRICE_CEILING, field, "price_ceiling", || {
+            format!("must not exceed {PRICE_CEILING} per unit")
+        });
+    }
     match subject {
         FeeSubject::Instrument { mode, .. } => {
             c.require(
@@ -817,6 +835,14 @@ mod tests {
         let instrument = |mode| FeeSubject::Instrument { instrument_id: 1, mode };
         assert!(check_schedule(&schedule(), &instrument(ServiceMode::Assisted), None).is_ok());
         let fields = |r: Result<(), Invalid>| r.err().map(|e| e.0.iter().map(|v| v.rule).collect::<Vec<_>>());
+        let mut dear = schedule();
+        dear.prices.external = Money::yuan(1_000_001);
+        assert_eq!(
+            fields(check_schedule(&dear, &instrument(ServiceMode::Assisted), None)),
+            Some(vec!["price_ceiling"])
+        );
+        dear.prices.external = PRICE_CEILING;
+        assert!(check_schedule(&dear, &instrument(ServiceMode::Assisted), None).is_ok());
         assert_eq!(
             fields(check_schedule(
                 &schedule(),

@@ -400,6 +400,22 @@ pub fn transition(from: OrderStatus, action: &OrderAction) -> Result<OrderStatus
     }
 }
 
+/// The samples reported done on completion are billed: they cannot exceed
+/// the samples submitted with the order.
+///
+/// # Errors
+/// [`Invalid`] naming `sample_count` (`samples_submitted`).
+pub fn check_samples_done(sample_count: i32, submitted: usize) -> Result<(), Invalid> {
+    let mut c = Checks::new();
+    c.require(
+        usize::try_from(sample_count).is_ok_and(|n| n <= submitted),
+        "sample_count",
+        "samples_submitted",
+        || format!("must not exceed the {submitted} samples submitted with the order"),
+    );
+    c.finish()
+}
+
 /// The turnaround of an order in local calendar days: the local date of
 /// completion minus the local date the samples were received (received and
 /// completed the same day is 0; negative if `completed` is before
@@ -420,6 +436,15 @@ pub fn on_time(received: DateTime<Utc>, completed: DateTime<Utc>, promised_days:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_more_samples_are_done_than_were_submitted() {
+        assert!(check_samples_done(3, 3).is_ok());
+        assert!(check_samples_done(1, 3).is_ok());
+        let rules = |r: Result<(), Invalid>| r.err().map(|e| e.0.into_iter().map(|v| v.rule).collect::<Vec<_>>());
+        assert_eq!(rules(check_samples_done(4, 3)), Some(vec!["samples_submitted"]));
+        assert_eq!(rules(check_samples_done(-1, 3)), Some(vec!["samples_submitted"]));
+    }
     use crate::text_enum::TextEnum;
     use chrono::TimeDelta;
     use proptest::prelude::*;

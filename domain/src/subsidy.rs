@@ -314,21 +314,18 @@ pub fn subsidy(gross: Money, limits: &SubsidyLimits) -> Money {
 }
 
 /// The subsidy of a charge after an adjustment brought its gross to
-/// `corrected_gross`, given it received `current` so far and the grant and
-/// programme have `limits.grant_left` / `limits.programme_left` more to
-/// give: what is no longer due is given back; more is paid only as far as
-/// the grant and the budget allow.
-pub fn subsidy_after_adjustment(current: Money, corrected_gross: Money, limits: &SubsidyLimits) -> Money {
-    let target = due(corrected_gross, limits.ratio_bp, limits.cap_per_charge);
-    if target <= current {
-        target
-    } else {
-        let more = Money::from_fen(target.fen() - current.fen())
-            .unwrap_or(Money::ZERO)
-            .min(limits.grant_left)
-            .min(limits.programme_left);
-        Money::from_fen(current.fen() + more.fen()).unwrap_or(current)
-    }
+/// `corrected_gross`, given it received `current` so far: what is no longer
+/// due (the corrected gross × ratio, at most the per-charge cap) is given
+/// back. An adjustment never draws more: the provider corrects its own
+/// bill, and a correction upwards must not become a way to spend a
+/// beneficiary's grant.
+pub fn subsidy_after_adjustment(
+    current: Money,
+    corrected_gross: Money,
+    ratio_bp: i64,
+    cap_per_charge: Option<Money>,
+) -> Money {
+    due(corrected_gross, ratio_bp, cap_per_charge).min(current)
 }
 
 /// Why a grant decision is refused.
@@ -623,16 +620,24 @@ mod tests {
 
     #[test]
     fn an_adjustment_gives_back_what_is_no_longer_due() {
-        let l = limits(0, 0);
+        let cap = Some(Money::yuan(2_000));
         assert_eq!(
-            subsidy_after_adjustment(Money::yuan(500), Money::yuan(600), &l),
+            subsidy_after_adjustment(Money::yuan(500), Money::yuan(600), 5000, cap),
             Money::yuan(300)
         );
-        assert_eq!(subsidy_after_adjustment(Money::yuan(500), Money::ZERO, &l), Money::ZERO);
-        // More is due, but only as far as the grant and the budget allow.
         assert_eq!(
-            subsidy_after_adjustment(Money::yuan(500), Money::yuan(1_400), &limits(100, 1_000)),
-            Money::yuan(600)
+            subsidy_after_adjustment(Money::yuan(500), Money::ZERO, 5000, cap),
+            Money::ZERO
+        );
+        assert_eq!(
+            subsidy_after_adjustment(Money::yuan(2_000), Money::yuan(4_100), 5000, cap),
+            Money::yuan(2_000),
+            "the cap still binds"
+        );
+        // A correction upwards draws nothing more.
+        assert_eq!(
+            subsidy_after_adjustment(Money::yuan(500), Money::yuan(1_400), 5000, cap),
+            Money::yuan(500)
         );
     }
 
@@ -738,14 +743,12 @@ mod tests {
         }
 
         #[test]
-        fn an_adjustment_never_pays_more_than_is_available(
-            current in 0i64..1_000_000, corrected in 0i64..10_000_000, grant in 0i64..1_000_000, budget in 0i64..1_000_000
-        ) {
+        fn an_adjustment_only_ever_gives_subsidy_back(current in 0i64..1_000_000, corrected in 0i64..10_000_000) {
             let m = |f| Money::from_fen(f).unwrap_or_default();
-            let l = SubsidyLimits { ratio_bp: 5000, cap_per_charge: None, grant_left: m(grant), programme_left: m(budget) };
-            let after = subsidy_after_adjustment(m(current), m(corrected), &l).fen();
-            prop_assert!(after - current <= grant.min(budget));
-            prop_assert!(after <= current.max((corrected + 1) / 2));
+            let after = subsidy_after_adjustment(m(current), m(corrected), 5000, None).fen();
+            prop_assert!(after <= current);
+            prop_assert!(after <= (corrected + 1) / 2);
+            prop_assert!(after >= 0);
         }
     }
 }

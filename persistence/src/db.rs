@@ -199,7 +199,7 @@ pub fn lock_row(conn: &mut DbConn, table: Lockable, id: i64) -> Result<(), RepoE
             Lockable::Statements => "statements",
             Lockable::Charges => "charges",
         };
-        diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE"))
+        diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR NO KEY UPDATE"))
             .bind::<diesel::sql_types::BigInt, _>(id)
             .execute(conn)?;
     }

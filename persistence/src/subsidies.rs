@@ -422,7 +422,9 @@ pub fn decide_grant(
     get_grant(conn, id)
 }
 
-/// A user's approved grants under programmes that are active, oldest first.
+/// A user's approved grants with something left under active programmes
+/// with budget left, in programme order (then grant order): callers lock
+/// programmes in this order, so that concurrent charges never deadlock.
 ///
 /// # Errors
 /// Database errors.
@@ -432,7 +434,9 @@ pub fn approved_grants_of(conn: &mut DbConn, user: UserId) -> Result<Vec<(Grant,
         .filter(g::user_id.eq(user.0))
         .filter(g::status.eq(GrantStatus::Approved.as_str()))
         .filter(p::status.eq(ProgrammeStatus::Active.as_str()))
-        .order(g::id)
+        .filter(g::used_fen.lt(g::amount_fen.assume_not_null()))
+        .filter(p::spent_fen.lt(p::budget_fen))
+        .order((p::id, g::id))
         .select((GrantRow::as_select(), ProgrammeRow::as_select()))
         .load(conn)?;
     rows.into_iter()
@@ -475,7 +479,9 @@ pub fn draw(
     let n = diesel::update(
         g::table
             .filter(g::id.eq(grant_id))
+            .filter(g::programme_id.eq(programme_id))
             .filter(g::amount_fen.is_not_null())
+            .filter((g::used_fen + delta).le(g::amount_fen.assume_not_null()))
             .filter((g::used_fen + delta).ge(0i64)),
     )
     .set((g::used_fen.eq(g::used_fen + delta), g::updated_at.eq(now)))

@@ -667,6 +667,9 @@ fn order_step(c: &mut DbConn, ctx: &Ctx, id: i64, action: OrderAction) -> Result
     };
     allow(ctx, permission, &Resource::Booking(&access))?;
     let to = transition(before.status, &action)?;
+    if let OrderAction::Complete { sample_count, .. } = &action {
+        labshare_domain::service::check_samples_done(*sample_count, before.samples.len())?;
+    }
     let now = ctx.now_naive();
     let change = match &action {
         OrderAction::Accept => OrderChange {

@@ -225,7 +225,12 @@ fn generate_month(c: &mut DbConn, ctx: &Ctx, month: Month) -> Result<Generated, 
                 Some(_) => continue,
                 None => repo::insert_draft(c, kind, &label, counterparty, provider, ctx.now_naive())?,
             };
+            // Issued meanwhile? Then these charges wait for the next month.
             lock_row(c, Lockable::Statements, statement.id)?;
+            let statement = repo::get(c, statement.id)?;
+            if statement.status != StatementStatus::Draft {
+                continue;
+            }
             let after = repo::settle(c, &statement, &charge_ids, ctx.now_naive())?;
             settled += charge_ids.len();
             let (before, after) = (StatementView::from(statement), StatementView::from(after));
@@ -423,6 +428,8 @@ pub async fn export_statements(
 }
 
 fn step(c: &mut DbConn, ctx: &Ctx, id: i64, action: StatementAction) -> Result<StatementView, ApiError> {
+    // Locked before it is read, so that the step acts on the totals it shows.
+    lock_row(c, Lockable::Statements, id)?;
     let before = repo::get(c, id)?;
     if !can(&ctx.actor, Action::ReadStatement, &resource(&before)) {
         return Err(ApiError::NotFound);
@@ -458,7 +465,6 @@ fn step(c: &mut DbConn, ctx: &Ctx, id: i64, action: StatementAction) -> Result<S
             ..Step::default()
         },
     };
-    lock_row(c, Lockable::Statements, id)?;
     let after = match repo::transition(c, id, before.status, to, &change, now) {
         Ok(s) => s,
         Err(RepoError::NotFound) => {

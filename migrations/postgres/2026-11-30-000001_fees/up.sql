@@ -189,17 +189,24 @@ CREATE TABLE statement_charges (
     CONSTRAINT statement_charges_once UNIQUE (charge_id, kind)
 );
 
--- An issued statement never changes: neither its totals nor its charges.
+-- An issued statement never changes: neither its totals, its parties nor
+-- its charges, and it never becomes a draft again.
 CREATE FUNCTION statements_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_TABLE_NAME = 'statements' THEN
-        IF OLD.status <> 'draft' AND (NEW.charge_count, NEW.gross_fen, NEW.subsidy_fen, NEW.net_fen, NEW.month)
-            IS DISTINCT FROM (OLD.charge_count, OLD.gross_fen, OLD.subsidy_fen, OLD.net_fen, OLD.month) THEN
+        IF OLD.status <> 'draft' AND (
+            NEW.status = 'draft'
+            OR (NEW.kind, NEW.month, NEW.payer_institution_id, NEW.programme_id, NEW.counterparty_id,
+                NEW.provider_institution_id, NEW.charge_count, NEW.gross_fen, NEW.subsidy_fen, NEW.net_fen)
+            IS DISTINCT FROM
+               (OLD.kind, OLD.month, OLD.payer_institution_id, OLD.programme_id, OLD.counterparty_id,
+                OLD.provider_institution_id, OLD.charge_count, OLD.gross_fen, OLD.subsidy_fen, OLD.net_fen)) THEN
             RAISE EXCEPTION 'statements_frozen: an issued statement never changes';
         END IF;
         RETURN NEW;
     END IF;
-    IF TG_OP = 'DELETE' OR (SELECT status FROM statements WHERE id = NEW.statement_id) <> 'draft' THEN
+    -- statement_charges: a charge joins a draft, and never leaves or moves.
+    IF TG_OP <> 'INSERT' OR (SELECT status FROM statements WHERE id = NEW.statement_id) <> 'draft' THEN
         RAISE EXCEPTION 'statements_frozen: an issued statement never changes';
     END IF;
     RETURN NEW;

@@ -190,10 +190,15 @@ CREATE TABLE statement_charges (
     CONSTRAINT statement_charges_once UNIQUE (charge_id, kind)
 );
 
--- An issued statement never changes: neither its totals nor its charges.
+-- An issued statement never changes: neither its totals, its parties nor
+-- its charges, and it never becomes a draft again.
 CREATE TRIGGER statements_frozen BEFORE UPDATE ON statements
-WHEN OLD.status <> 'draft' AND (NEW.charge_count IS NOT OLD.charge_count OR NEW.gross_fen IS NOT OLD.gross_fen
-    OR NEW.subsidy_fen IS NOT OLD.subsidy_fen OR NEW.net_fen IS NOT OLD.net_fen OR NEW.month IS NOT OLD.month)
+WHEN OLD.status <> 'draft' AND (NEW.status = 'draft'
+    OR NEW.kind IS NOT OLD.kind OR NEW.month IS NOT OLD.month
+    OR NEW.payer_institution_id IS NOT OLD.payer_institution_id OR NEW.programme_id IS NOT OLD.programme_id
+    OR NEW.counterparty_id IS NOT OLD.counterparty_id OR NEW.provider_institution_id IS NOT OLD.provider_institution_id
+    OR NEW.charge_count IS NOT OLD.charge_count OR NEW.gross_fen IS NOT OLD.gross_fen
+    OR NEW.subsidy_fen IS NOT OLD.subsidy_fen OR NEW.net_fen IS NOT OLD.net_fen)
 BEGIN
     SELECT RAISE(ABORT, 'statements_frozen: an issued statement never changes');
 END;

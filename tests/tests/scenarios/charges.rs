@@ -194,6 +194,11 @@ both_backends! {
         assert_eq!(fen(&p.body["spent"]), 24_500);
         let g = app.get(&format!("/api/v1/subsidy-grants/{grant}"), &app.login("researcher")).expect(200);
         assert_eq!(fen(&g.body["used"]), 24_500);
+        // A correction upwards is owed by the payer alone: it draws no more subsidy.
+        let up = app.post(&path, &app.login("admin"), &json!({"amount": "100.00", "reason": "补记协助操作30分钟"})).expect(201);
+        assert_eq!((fen(&up.body["lines"]["gross"]), fen(&up.body["lines"]["subsidy"]), fen(&up.body["lines"]["payable"])), (10_000, 0, 10_000));
+        let p = app.get(&format!("/api/v1/subsidy-programmes/{programme}"), &app.login("admin")).expect(200);
+        assert_eq!(fen(&p.body["spent"]), 24_500);
         // An adjustment itself is not adjusted.
         let adjustment = r.body["adjustment_ids"][0].as_i64().unwrap_or_default();
         app.post(&format!("/api/v1/charges/{adjustment}/adjust"), &app.login("admin"), &json!({"amount": "1.00", "reason": "x"})).expect(422);
@@ -417,6 +422,8 @@ both_backends! {
         app.post(&format!("{path}/accept"), &manager, &json!({})).expect(200);
         app.post(&format!("{path}/receive-samples"), &manager, &json!({})).expect(200);
         assert_eq!(app.count("charges"), 0, "nothing is due before the report");
+        let r = app.post(&format!("{path}/complete"), &manager, &json!({"report_reference": "R-2026-77", "sample_count": 4, "instrument_minutes": 50})).expect(422);
+        assert_eq!((r.body["errors"][0]["pointer"].as_str(), r.body["errors"][0]["rule"].as_str()), (Some("/sample_count"), Some("samples_submitted")));
         app.post(&format!("{path}/complete"), &manager, &json!({"report_reference": "R-2026-77", "sample_count": 3, "instrument_minutes": 50})).expect(200);
         let c = charges_where(&app, &format!("service_order_id={order}"));
         assert_eq!(c.len(), 1);
