@@ -174,6 +174,8 @@ pub enum Resource<'a> {
     Statement {
         payer: Option<InstitutionId>,
         provider: InstitutionId,
+        /// Still a draft: the provider's working copy, not yet sent to the payer.
+        draft: bool,
     },
     /// A user account, or the creation of one, in an institution.
     User {
@@ -285,8 +287,8 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
         ) => *user_id == actor.user_id || actor.reads_all() || actor.admin_of(*payer) || actor.admin_of(*provider),
         // The provider corrects its own bill; the platform office any.
         (A::AdjustCharge, R::Charge { provider, .. }) => actor.admin_of(*provider),
-        (A::ReadStatement, R::Statement { payer, provider }) => {
-            actor.reads_all() || actor.admin_of(*provider) || payer.is_some_and(|p| actor.admin_of(p))
+        (A::ReadStatement, R::Statement { payer, provider, draft }) => {
+            actor.reads_all() || actor.admin_of(*provider) || (!draft && payer.is_some_and(|p| actor.admin_of(p)))
         }
         (A::SettleStatement, R::Statement { provider, .. }) => actor.admin_of(*provider),
         // A programme's statement is contested by the platform office on the funder's behalf.
@@ -458,6 +460,73 @@ mod tests {
             sharing_scope: scope,
             managers,
         }
+    }
+
+    #[test]
+    fn charges_are_read_by_their_user_both_units_and_overseers_and_adjusted_by_the_provider() {
+        let charge = Resource::Charge {
+            user_id: UserId(77),
+            payer: OTHER,
+            provider: OWN,
+        };
+        let own_charge = Resource::Charge {
+            user_id: UserId(10),
+            payer: InstitutionId(3),
+            provider: InstitutionId(4),
+        };
+        let cases = [
+            (Role::UnitAdmin, true, true),
+            (Role::PlatformAdmin, true, true),
+            (Role::Commission, true, false),
+            (Role::Regulator, true, false),
+            (Role::InstrumentManager, false, false),
+            (Role::Researcher, false, false),
+        ];
+        for (role, read, adjust) in cases {
+            let a = actor(role);
+            assert_eq!(can(&a, Action::ReadCharge, &charge), read, "{role}");
+            assert_eq!(can(&a, Action::AdjustCharge, &charge), adjust, "{role}");
+            assert!(can(&a, Action::ReadCharge, &own_charge), "{role} reads its own charges");
+        }
+        // The payer's admin reads but does not correct the provider's bill.
+        let paying = Resource::Charge {
+            user_id: UserId(77),
+            payer: OWN,
+            provider: OTHER,
+        };
+        assert!(can(&actor(Role::UnitAdmin), Action::ReadCharge, &paying));
+        assert!(!can(&actor(Role::UnitAdmin), Action::AdjustCharge, &paying));
+    }
+
+    #[test]
+    fn the_payer_sees_a_statement_once_issued_and_only_the_payer_disputes_it() {
+        let statement = |draft| Resource::Statement {
+            payer: Some(OWN),
+            provider: OTHER,
+            draft,
+        };
+        let payer = actor(Role::UnitAdmin);
+        assert!(!can(&payer, Action::ReadStatement, &statement(true)));
+        assert!(can(&payer, Action::ReadStatement, &statement(false)));
+        assert!(can(&payer, Action::DisputeStatement, &statement(false)));
+        assert!(!can(&payer, Action::SettleStatement, &statement(false)));
+        let provided = Resource::Statement {
+            payer: Some(OTHER),
+            provider: OWN,
+            draft: true,
+        };
+        assert!(can(&payer, Action::ReadStatement, &provided));
+        assert!(can(&payer, Action::SettleStatement, &provided));
+        assert!(!can(&payer, Action::DisputeStatement, &provided));
+        let funder = Resource::Statement {
+            payer: None,
+            provider: OTHER,
+            draft: false,
+        };
+        assert!(can(&actor(Role::PlatformAdmin), Action::DisputeStatement, &funder));
+        assert!(!can(&payer, Action::DisputeStatement, &funder));
+        assert!(can(&actor(Role::Regulator), Action::ReadStatement, &statement(true)));
+        assert!(!can(&actor(Role::Researcher), Action::ReadStatement, &statement(false)));
     }
 
     #[test]

@@ -302,7 +302,7 @@ pub struct Filter {
     pub payer_institution_id: Option<i64>,
     pub provider_institution_id: Option<i64>,
     pub programme_id: Option<i64>,
-    /// Only statements this institution pays or provides (`None`: all).
+    /// Only statements this institution provides, or pays once issued (`None`: all).
     pub party: Option<i64>,
     pub after: Option<i64>,
     pub limit: i64,
@@ -331,7 +331,12 @@ pub fn list(conn: &mut DbConn, f: &Filter) -> Result<Page<Statement>, RepoError>
         q = q.filter(t::programme_id.eq(v));
     }
     if let Some(v) = f.party {
-        q = q.filter(t::payer_institution_id.eq(v).or(t::provider_institution_id.eq(v)));
+        // The payer sees a statement once it is issued; the provider its drafts too.
+        q = q.filter(
+            t::provider_institution_id.eq(v).or(t::payer_institution_id
+                .eq(v)
+                .and(t::status.ne(StatementStatus::Draft.as_str()))),
+        );
     }
     if let Some(after) = f.after {
         q = q.filter(t::id.gt(after));

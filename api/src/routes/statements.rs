@@ -182,6 +182,7 @@ fn resource(s: &Statement) -> Resource<'static> {
     Resource::Statement {
         payer: s.payer_institution_id,
         provider: s.provider_institution_id,
+        draft: s.status == StatementStatus::Draft,
     }
 }
 
@@ -290,8 +291,8 @@ pub async fn generate(
 
 /// List statements.
 ///
-/// A unit admin sees the statements its unit pays or provides; the platform
-/// office, commission and regulators all.
+/// A unit admin sees the statements its unit provides, and those it pays
+/// once they are issued; the platform office, commission and regulators all.
 #[utoipa::path(get, path = "/api/v1/statements", tag = "statements", operation_id = "listStatements",
     params(StatementQuery),
     responses((status = 200, description = "A page of statements", body = StatementPage)),

@@ -365,14 +365,23 @@ both_backends! {
         let researcher_unit = app.institution_id(&admin, "南宁市第二人民医院");
         let s = statements.iter().find(|s| s["payer_institution_id"].as_i64() == Some(researcher_unit)).cloned().unwrap_or_default();
         let sid = s["id"].as_i64().unwrap_or_default();
-        // The provider issues; the payer's side disputes; the provider resolves and confirms payment.
+        // The payer's admin sees nothing of the provider's drafts.
+        let body = json!({"institution_id": researcher_unit, "username": "unit2", "password": "another long passphrase",
+                          "display_name": "二院 设备科", "roles": ["unit_admin"]});
+        app.post("/api/v1/users", &admin, &body).expect(201);
+        let payer = app.login_with("unit2", "another long passphrase");
+        assert_eq!(items(&app.get("/api/v1/statements", &payer).expect(200)).len(), 0);
+        app.get(&format!("/api/v1/statements/{sid}"), &payer).expect(404);
+        // The provider issues; the payer disputes; the provider resolves and confirms payment.
         app.post(&format!("/api/v1/statements/{sid}/issue"), &app.login("researcher"), &json!({})).expect(404);
         let issued = app.post(&format!("/api/v1/statements/{sid}/issue"), &app.login("unit1"), &json!({})).expect(200);
         assert_eq!(issued.body["status"], "issued");
         app.post(&format!("/api/v1/statements/{sid}/issue"), &app.login("unit1"), &json!({})).expect(409);
         app.post(&format!("/api/v1/statements/{sid}/dispute"), &app.login("unit1"), &json!({"reason": "x"})).expect(403);
-        app.post(&format!("/api/v1/statements/{sid}/dispute"), &admin, &json!({"reason": " "})).expect(422);
-        let r = app.post(&format!("/api/v1/statements/{sid}/dispute"), &admin, &json!({"reason": "第二笔机时与记录不符"})).expect(200);
+        assert_eq!(items(&app.get("/api/v1/statements", &payer).expect(200)).len(), 1);
+        app.post(&format!("/api/v1/statements/{sid}/pay"), &payer, &json!({})).expect(403);
+        app.post(&format!("/api/v1/statements/{sid}/dispute"), &payer, &json!({"reason": " "})).expect(422);
+        let r = app.post(&format!("/api/v1/statements/{sid}/dispute"), &payer, &json!({"reason": "第二笔机时与记录不符"})).expect(200);
         assert_eq!(r.body["status"], "disputed");
         assert!(app.try_execute(&format!("UPDATE statements SET gross_fen = gross_fen + 1 WHERE id = {sid}")).is_err());
 
