@@ -55,6 +55,63 @@ pub struct Policy {
     /// The management fee the cost calculator adds, in basis points: 10 % to 15 %.
     pub management_fee_min_bp: i64,
     pub management_fee_max_bp: i64,
+    /// The assessment's score weights and targets (DESIGN.md §5).
+    pub assessment: AssessmentPolicy,
+    /// New purchases of at least this value are reviewed against idle
+    /// instruments (新购查重评议): 2,000,000 CNY.
+    pub purchase_review_threshold: Money,
+    /// A similar instrument used less than this many effective hours over
+    /// the last 12 months means: share it instead of buying, 1200 h.
+    pub share_instead_below_hours: i64,
+}
+
+/// The numbers of the performance assessment (DESIGN.md §5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssessmentPolicy {
+    /// Points for operation, 40 × min(utilisation, 1).
+    pub operation_points: i64,
+    /// Points for sharing, 30 × (⅔ · min(share ÷ target, 1) + ⅓ · min(institutions ÷ target, 1)).
+    pub sharing_points: i64,
+    /// Points for service quality, 15 × (rating − 1) ÷ 4.
+    pub quality_points: i64,
+    /// Points for management, entered by the assessor.
+    pub management_points: i64,
+    /// The share rate that earns the full sharing share, in basis points: 0.3.
+    pub share_rate_target_bp: i64,
+    /// Institutions served that earn the full institutions share: 5.
+    pub institutions_target: i64,
+    /// The quality fraction of an instrument nobody rated, in basis points: 0.6.
+    pub unrated_quality_bp: i64,
+    /// Grade cut-offs on 100 points: excellent ≥ 90, good ≥ 75, pass ≥ 60.
+    pub excellent_from: i64,
+    pub good_from: i64,
+    pub pass_from: i64,
+    /// Flag `idle` below this utilisation, in basis points: 0.2.
+    pub idle_below_bp: i64,
+    /// Flag `low_sharing` below this share rate, in basis points: 0.1.
+    pub low_sharing_below_bp: i64,
+    /// The derived management score counts usage recorded within this many days of the use: 7.
+    pub usage_recorded_within_days: i64,
+}
+
+impl Default for AssessmentPolicy {
+    fn default() -> Self {
+        Self {
+            operation_points: 40,
+            sharing_points: 30,
+            quality_points: 15,
+            management_points: 15,
+            share_rate_target_bp: 3000,
+            institutions_target: 5,
+            unrated_quality_bp: 6000,
+            excellent_from: 90,
+            good_from: 75,
+            pass_from: 60,
+            idle_below_bp: 2000,
+            low_sharing_below_bp: 1000,
+            usage_recorded_within_days: 7,
+        }
+    }
 }
 
 impl Policy {
@@ -90,6 +147,9 @@ impl Default for Policy {
             maintenance_rate_bp: 600,
             management_fee_min_bp: 1000,
             management_fee_max_bp: 1500,
+            assessment: AssessmentPolicy::default(),
+            purchase_review_threshold: Money::yuan(2_000_000),
+            share_instead_below_hours: 1200,
         }
     }
 }
