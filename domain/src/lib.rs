@@ -5,6 +5,7 @@
 //! is the crate to read when checking the product against the measures.
 
 pub mod access;
+pub mod assessment;
 pub mod booking;
 pub mod catalogue;
 pub mod codes;
