@@ -1,0 +1,250 @@
+//! What the records say about each instrument over a period, computed by
+//! aggregate queries in the database (one row per instrument, never one per
+//! use), on both backends. The assessment and the reports read these.
+
+use crate::schema::{blackouts as b, fee_standards as fs, instruments as i};
+use crate::{DbConn, RepoError};
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Timestamp};
+use std::collections::BTreeMap;
+
+/// The sums of one instrument over a period; what is absent is zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sums {
+    pub effective_minutes: i64,
+    pub external_minutes: i64,
+    pub users: i64,
+    pub institutions: i64,
+    pub samples: i64,
+    pub orders_completed: i64,
+    pub orders_on_time: i64,
+    pub revenue_internal: i64,
+    pub revenue_external: i64,
+    pub subsidy: i64,
+    pub ratings: i64,
+    pub rating_sum: i64,
+    pub bookings_due: i64,
+    pub no_shows: i64,
+    pub blackout_minutes: i64,
+    /// Usage records of the period written more than the policy's days after the use.
+    pub late_records: i64,
+}
+
+/// An instrument as the assessment and the reports see it.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = i)]
+pub struct InstrumentBasics {
+    pub id: i64,
+    pub institution_id: i64,
+    pub lab_id: i64,
+    pub name_zh: String,
+    pub name_en: Option<String>,
+    pub category_code: String,
+    pub model: String,
+    pub manufacturer: String,
+    pub country_of_origin: String,
+    pub asset_number: String,
+    pub original_value_fen: i64,
+    pub purchase_date: NaiveDate,
+    pub commissioning_date: Option<NaiveDate>,
+    pub technical_specs: String,
+    pub functions: String,
+    pub service_content: String,
+    pub disciplines: String,
+    pub photo_url: Option<String>,
+    pub contact_name: String,
+    pub contact_phone: String,
+    pub status: String,
+    pub sharing_scope: String,
+    pub rated_annual_hours: i32,
+    pub listing_status: String,
+}
+
+/// Every instrument, by id (the catalogue is hundreds of rows).
+///
+/// # Errors
+/// Database errors.
+pub fn instruments(conn: &mut DbConn) -> Result<Vec<InstrumentBasics>, RepoError> {
+    Ok(i::table.order(i::id).select(InstrumentBasics::as_select()).load(conn)?)
+}
+
+/// The instruments with an approved fee standard in force on or before `on`.
+///
+/// # Errors
+/// Database errors.
+pub fn priced_instruments(conn: &mut DbConn, on: NaiveDate) -> Result<Vec<i64>, RepoError> {
+    let ids: Vec<Option<i64>> = fs::table
+        .filter(fs::status.eq("approved"))
+        .filter(fs::effective_from.le(on))
+        .filter(fs::instrument_id.is_not_null())
+        .select(fs::instrument_id)
+        .distinct()
+        .load(conn)?;
+    Ok(ids.into_iter().flatten().collect())
+}
+
+#[derive(QueryableByName)]
+struct Agg {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    a: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    b: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    c: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    d: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    e: Option<i64>,
+}
+
+/// Runs an aggregate over `[from, to)` answering `id, a, b, c, d, e`
+/// (missing columns are selected as NULL). Placeholders are `$1` (from) and
+/// `$2` (to): PostgreSQL numbers them, SQLite names them, and both bind by
+/// the order they first appear.
+fn aggregate(conn: &mut DbConn, sql: &str, from: NaiveDateTime, to: NaiveDateTime) -> Result<Vec<Agg>, RepoError> {
+    Ok(diesel::sql_query(sql)
+        .bind::<Timestamp, _>(from)
+        .bind::<Timestamp, _>(to)
+        .load(conn)?)
+}
+
+/// Local calendar days between two instants as SQL, for the backend.
+fn local_day_diff(conn: &DbConn, later: &str, earlier: &str, offset_seconds: i32) -> String {
+    match conn {
+        DbConn::Postgresql(_) => format!(
+            "(CAST({later} + interval '{offset_seconds} seconds' AS DATE) - CAST({earlier} + interval '{offset_seconds} seconds' AS DATE))"
+        ),
+        DbConn::Sqlite(_) => format!(
+            "CAST(julianday(date({later}, '{offset_seconds:+} seconds')) - julianday(date({earlier}, '{offset_seconds:+} seconds')) AS INTEGER)"
+        ),
+    }
+}
+
+/// Whether `later` is more than `days` after `earlier`, as SQL.
+fn more_than_days_after(conn: &DbConn, later: &str, earlier: &str, days: i64) -> String {
+    match conn {
+        DbConn::Postgresql(_) => format!("{later} > {earlier} + interval '{days} days'"),
+        DbConn::Sqlite(_) => format!("julianday({later}) - julianday({earlier}) > {days}"),
+    }
+}
+
+/// The sums of every instrument with any activity in `[from, to)`; the
+/// local offset places order turnaround on calendar days, `record_days`
+/// is the policy's limit for recording use.
+///
+/// # Errors
+/// Database errors.
+pub fn sums(
+    conn: &mut DbConn,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    offset_seconds: i32,
+    record_days: i64,
+) -> Result<BTreeMap<i64, Sums>, RepoError> {
+    let mut out: BTreeMap<i64, Sums> = BTreeMap::new();
+    let late = more_than_days_after(conn, "u.recorded_at", "u.ended_at", record_days);
+    let usage = format!(
+        "SELECT u.instrument_id AS id,
+                CAST(SUM(u.effective_minutes) AS BIGINT) AS a,
+                CAST(SUM(CASE WHEN u.institution_id <> i.institution_id THEN u.effective_minutes ELSE 0 END) AS BIGINT) AS b,
+                CAST(SUM(CASE WHEN {late} THEN 1 ELSE 0 END) AS BIGINT) AS c,
+                CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e
+         FROM usage_records u JOIN instruments i ON i.id = u.instrument_id
+         WHERE u.started_at >= $1 AND u.started_at < $2
+         GROUP BY u.instrument_id"
+    );
+    for r in aggregate(conn, &usage, from, to)? {
+        let s = out.entry(r.id).or_default();
+        s.effective_minutes += r.a.unwrap_or(0);
+        s.external_minutes += r.b.unwrap_or(0);
+        s.late_records += r.c.unwrap_or(0);
+    }
+    let days = local_day_diff(conn, "o.completed_at", "o.received_at", offset_seconds);
+    let orders = format!(
+        "SELECT s.primary_instrument_id AS id,
+                CAST(SUM(COALESCE(o.instrument_minutes, 0)) AS BIGINT) AS a,
+                CAST(SUM(CASE WHEN o.institution_id <> o.provider_institution_id
+                              THEN COALESCE(o.instrument_minutes, 0) ELSE 0 END) AS BIGINT) AS b,
+                CAST(SUM(COALESCE(o.sample_count, 0)) AS BIGINT) AS c,
+                CAST(COUNT(*) AS BIGINT) AS d,
+                CAST(SUM(CASE WHEN o.received_at IS NOT NULL AND {days} <= s.turnaround_days
+                              THEN 1 ELSE 0 END) AS BIGINT) AS e
+         FROM service_orders o JOIN service_items s ON s.id = o.service_item_id
+         WHERE o.status = 'completed' AND o.completed_at >= $1 AND o.completed_at < $2
+         GROUP BY s.primary_instrument_id"
+    );
+    for r in aggregate(conn, &orders, from, to)? {
+        let s = out.entry(r.id).or_default();
+        s.effective_minutes += r.a.unwrap_or(0);
+        s.external_minutes += r.b.unwrap_or(0);
+        s.samples += r.c.unwrap_or(0);
+        s.orders_completed += r.d.unwrap_or(0);
+        s.orders_on_time += r.e.unwrap_or(0);
+    }
+    let served = "SELECT x.id AS id,
+                CAST(COUNT(DISTINCT x.user_id) AS BIGINT) AS a,
+                CAST(COUNT(DISTINCT CASE WHEN x.inst <> x.owner THEN x.inst END) AS BIGINT) AS b,
+                CAST(NULL AS BIGINT) AS c, CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e
+         FROM (SELECT u.instrument_id AS id, u.user_id AS user_id, u.institution_id AS inst, i.institution_id AS owner
+               FROM usage_records u JOIN instruments i ON i.id = u.instrument_id
+               WHERE u.started_at >= $1 AND u.started_at < $2
+               UNION ALL
+               SELECT s.primary_instrument_id, o.user_id, o.institution_id, o.provider_institution_id
+               FROM service_orders o JOIN service_items s ON s.id = o.service_item_id
+               WHERE o.status = 'completed' AND o.completed_at >= $1 AND o.completed_at < $2) x
+         GROUP BY x.id";
+    for r in aggregate(conn, served, from, to)? {
+        let s = out.entry(r.id).or_default();
+        s.users = r.a.unwrap_or(0);
+        s.institutions = r.b.unwrap_or(0);
+    }
+    let money = "SELECT instrument_id AS id,
+                CAST(SUM(CASE WHEN tier = 'internal' THEN gross_fen ELSE 0 END) AS BIGINT) AS a,
+                CAST(SUM(CASE WHEN tier <> 'internal' THEN gross_fen ELSE 0 END) AS BIGINT) AS b,
+                CAST(SUM(subsidy_fen) AS BIGINT) AS c,
+                CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e
+         FROM charges
+         WHERE instrument_id IS NOT NULL AND used_at >= $1 AND used_at < $2
+         GROUP BY instrument_id";
+    for r in aggregate(conn, money, from, to)? {
+        let s = out.entry(r.id).or_default();
+        s.revenue_internal = r.a.unwrap_or(0);
+        s.revenue_external = r.b.unwrap_or(0);
+        s.subsidy = r.c.unwrap_or(0);
+    }
+    let ratings = "SELECT instrument_id AS id, CAST(COUNT(*) AS BIGINT) AS a, CAST(SUM(score) AS BIGINT) AS b,
+                CAST(NULL AS BIGINT) AS c, CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e
+         FROM ratings WHERE created_at >= $1 AND created_at < $2
+         GROUP BY instrument_id";
+    for r in aggregate(conn, ratings, from, to)? {
+        let s = out.entry(r.id).or_default();
+        s.ratings = r.a.unwrap_or(0);
+        s.rating_sum = r.b.unwrap_or(0);
+    }
+    let bookings = "SELECT instrument_id AS id, CAST(COUNT(*) AS BIGINT) AS a,
+                CAST(SUM(CASE WHEN status = 'no_show' THEN 1 ELSE 0 END) AS BIGINT) AS b,
+                CAST(NULL AS BIGINT) AS c, CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e
+         FROM bookings
+         WHERE status IN ('completed', 'no_show') AND starts_at >= $1 AND starts_at < $2
+         GROUP BY instrument_id";
+    for r in aggregate(conn, bookings, from, to)? {
+        let s = out.entry(r.id).or_default();
+        s.bookings_due = r.a.unwrap_or(0);
+        s.no_shows = r.b.unwrap_or(0);
+    }
+    // Blackouts are few (a handful per instrument a year): clipped here.
+    let outages: Vec<(i64, NaiveDateTime, NaiveDateTime)> = b::table
+        .filter(b::cancelled_at.is_null())
+        .filter(b::starts_at.lt(to))
+        .filter(b::ends_at.gt(from))
+        .select((b::instrument_id, b::starts_at, b::ends_at))
+        .load(conn)?;
+    for (id, start, end) in outages {
+        let minutes = (end.min(to) - start.max(from)).num_minutes().max(0);
+        out.entry(id).or_default().blackout_minutes += minutes;
+    }
+    Ok(out)
+}
