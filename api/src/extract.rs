@@ -222,19 +222,37 @@ pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, Api
 #[derive(Debug, Clone, Copy)]
 pub struct Id(pub i64);
 
+/// A positive integer path parameter.
+fn positive_id(req: &HttpRequest, name: &str) -> Result<i64, ApiError> {
+    let raw = req.match_info().get(name).unwrap_or_default();
+    match raw.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(id),
+        _ => Err(ApiError::InvalidParameter(vec![FieldProblem::parameter(
+            name,
+            "positive_integer",
+            format!("`{raw}` is not a positive integer id"),
+        )])),
+    }
+}
+
 impl FromRequest for Id {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let raw = req.match_info().get("id").unwrap_or_default();
-        ready(match raw.parse::<i64>() {
-            Ok(id) if id > 0 => Ok(Id(id)),
-            _ => Err(ApiError::InvalidParameter(vec![FieldProblem::parameter(
-                "id",
-                "positive_integer",
-                format!("`{raw}` is not a positive integer id"),
-            )])),
-        })
+        ready(positive_id(req, "id").map(Id))
+    }
+}
+
+/// The positive integer `institution_id` in the path (`/assessments/{id}/units/{institution_id}/…`).
+#[derive(Debug, Clone, Copy)]
+pub struct InstitutionParam(pub i64);
+
+impl FromRequest for InstitutionParam {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(positive_id(req, "institution_id").map(InstitutionParam))
     }
 }

@@ -15,8 +15,8 @@ pub mod sweep;
 
 use crate::error::ApiError;
 use crate::routes::{
-    audit, auth as auth_routes, bookings, calendar, charges, fees, institutions, instruments, labs, ops,
-    qualifications, ratings, schedule, service, statements, subsidies, usage, users,
+    assessments, audit, auth as auth_routes, bookings, calendar, charges, fees, institutions, instruments, labs, ops,
+    policy, qualifications, ratings, schedule, service, statements, subsidies, usage, users,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -174,6 +174,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/service-orders/{id}/complete").route(web::post().to(service::complete_order)))
                 .service(resource("/service-orders/{id}/cancel").route(web::post().to(service::cancel_order)))
                 .service(resource("/service-orders/{id}/rating").route(web::post().to(ratings::rate_order)))
+                .service(
+                    resource("/policy")
+                        .route(web::get().to(policy::get))
+                        .route(web::put().to(policy::update)),
+                )
+                .service(
+                    resource("/assessments")
+                        .route(web::get().to(assessments::list))
+                        .route(web::post().to(assessments::create)),
+                )
+                .service(resource("/assessments/{id}").route(web::get().to(assessments::get)))
+                .service(resource("/assessments/{id}/compute").route(web::post().to(assessments::recompute)))
+                .service(resource("/assessments/{id}/publish").route(web::post().to(assessments::publish)))
+                .service(resource("/assessments/{id}/instruments").route(web::get().to(assessments::instruments)))
+                .service(resource("/assessments/{id}/units").route(web::get().to(assessments::units)))
+                .service(
+                    resource("/assessments/{id}/units/{institution_id}/management")
+                        .route(web::put().to(assessments::set_management)),
+                )
+                .service(resource("/assessments/{id}/use-of-results").route(web::get().to(assessments::use_of_results)))
                 .service(resource("/charges").route(web::get().to(charges::list)))
                 .service(resource("/charges/export").route(web::get().to(charges::export_charges)))
                 .service(resource("/charges/{id}").route(web::get().to(charges::get)))

@@ -2,8 +2,8 @@
 
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
-    audit, auth, bookings, calendar, charges, fees, institutions, instruments, labs, ops, qualifications, ratings,
-    schedule, service, statements, subsidies, usage, users,
+    assessments, audit, auth, bookings, calendar, charges, fees, institutions, instruments, labs, ops, policy,
+    qualifications, ratings, schedule, service, statements, subsidies, usage, users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -43,6 +43,9 @@ use utoipa::{Modify, OpenApi};
         subsidies::create_programme, subsidies::list_programmes, subsidies::get_programme, subsidies::update_programme,
         subsidies::approve_programme, subsidies::activate_programme, subsidies::close_programme,
         subsidies::apply, subsidies::list_grants, subsidies::get_grant, subsidies::approve_grant, subsidies::reject_grant,
+        policy::get, policy::update,
+        assessments::create, assessments::list, assessments::get, assessments::recompute, assessments::set_management,
+        assessments::publish, assessments::instruments, assessments::units, assessments::use_of_results,
         charges::list, charges::get, charges::adjust, charges::export_charges,
         statements::generate, statements::list, statements::get, statements::export_statements,
         statements::issue, statements::pay, statements::dispute, statements::resolve,
@@ -69,6 +72,8 @@ use utoipa::{Modify, OpenApi};
         (name = "subsidies", description = "Subsidy programmes (专项资助), approved by the commission, and researchers' grants under them"),
         (name = "charges", description = "Charges (费用) of uses and services, priced by fee standard and tier, subsidised, corrected by adjustments"),
         (name = "statements", description = "Monthly statements (结算单) between payers and providers, and of programmes' subsidy"),
+        (name = "policy", description = "The platform policy: every number of the measures an administrator may change"),
+        (name = "assessments", description = "Performance assessment (考核) of instruments and units: metrics, scores, grades, publication and use of results"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

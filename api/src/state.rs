@@ -77,10 +77,11 @@ impl AppState {
         let (bearer, now, policy) = (bearer.clone(), self.now(), self.policy.clone());
         self.run(move |conn| {
             write_tx(conn, |c| {
+                let actor = bearer.actor(c, now)?;
                 let ctx = Ctx {
-                    actor: bearer.actor(c, now)?,
+                    actor,
                     now,
-                    policy,
+                    policy: Arc::new(crate::routes::policy::current(c, &policy)?),
                 };
                 f(c, &ctx)
             })
@@ -100,10 +101,11 @@ impl AppState {
         let (bearer, now, policy) = (bearer.clone(), self.now(), self.policy.clone());
         self.run(move |conn| {
             read_tx(conn, |c| {
+                let actor = bearer.actor(c, now)?;
                 let ctx = Ctx {
-                    actor: bearer.actor(c, now)?,
+                    actor,
                     now,
-                    policy,
+                    policy: Arc::new(crate::routes::policy::current(c, &policy)?),
                 };
                 f(c, &ctx)
             })

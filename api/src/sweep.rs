@@ -72,10 +72,11 @@ fn apply(
 /// left as it was, logged and reported in `failed`.
 pub fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepReport, ApiError> {
     let mut conn = state.pool.get()?;
-    let policy = state.policy.clone();
-    let grace = chrono::Duration::minutes(policy.no_show_after_minutes);
-    let (expire, no_show) = labshare_persistence::read_tx(&mut conn, |c| {
-        bookings::due_for_sweep(c, now, grace).map_err(ApiError::from)
+    let (policy, expire, no_show) = labshare_persistence::read_tx(&mut conn, |c| {
+        let policy = crate::routes::policy::current(c, &state.policy)?;
+        let grace = chrono::Duration::minutes(policy.no_show_after_minutes);
+        let (expire, no_show) = bookings::due_for_sweep(c, now, grace)?;
+        Ok::<_, ApiError>((policy, expire, no_show))
     })?;
     let mut report = SweepReport::default();
     let due = expire

@@ -122,6 +122,14 @@ pub enum Action {
     SettleStatement,
     /// Contest an issued statement: the payer's side.
     DisputeStatement,
+    /// Change the platform policy's numbers.
+    UpdatePolicy,
+    /// Create and compute assessments, enter management scores.
+    RunAssessment,
+    /// Publish an assessment's results, which freezes them.
+    PublishAssessment,
+    /// Read an assessment before it is published.
+    ReadDraftAssessment,
 }
 
 /// What an instrument looks like to the permission rules.
@@ -266,7 +274,9 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
         (A::DecideFeeStandard | A::ManageProgrammes | A::DecideGrant | A::GenerateStatements, R::Platform) => {
             actor.has(Role::PlatformAdmin)
         }
-        (A::ApproveProgramme, R::Platform) => actor.has(Role::Commission),
+        (A::ApproveProgramme | A::PublishAssessment, R::Platform) => actor.has(Role::Commission),
+        (A::UpdatePolicy | A::RunAssessment, R::Platform) => actor.has(Role::PlatformAdmin),
+        (A::ReadDraftAssessment, R::Platform) => actor.reads_all(),
         // Tags decide who may receive public subsidy: the platform office alone sets them.
         (A::TagUser, R::User { .. }) => actor.has(Role::PlatformAdmin),
         (A::ApplyForGrant, R::Platform) => actor.any(&[Role::Researcher, Role::InstrumentManager, Role::UnitAdmin]),

@@ -34,7 +34,7 @@ pub enum ConflictKind {
 }
 
 /// Names of the triggers that refuse changes to records that must not change.
-const FROZEN: [&str; 2] = ["charges_immutable", "statements_frozen"];
+const FROZEN: [&str; 3] = ["charges_immutable", "statements_frozen", "assessments_frozen"];
 
 impl From<DieselError> for RepoError {
     fn from(e: DieselError) -> Self {

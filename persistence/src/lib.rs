@@ -4,6 +4,7 @@
 //! Functions take `&mut DbConn`; the caller owns the transaction
 //! ([`write_tx`] for writes, [`read_tx`] for consistent reads).
 
+pub mod assessments;
 pub mod audit;
 pub mod auth;
 pub mod bookings;
@@ -16,6 +17,7 @@ pub mod institutions;
 pub mod instruments;
 pub mod labs;
 pub mod metrics;
+pub mod policy;
 pub mod qualifications;
 pub mod ratings;
 pub mod schedule;

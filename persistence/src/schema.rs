@@ -455,6 +455,62 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    platform_policy (id) {
+        id -> Integer,
+        body -> Text,
+        updated_by -> Nullable<BigInt>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    assessments (id) {
+        id -> BigInt,
+        name -> Text,
+        period_from -> Date,
+        period_to -> Date,
+        status -> Text,
+        policy_json -> Text,
+        reward_pool_fen -> BigInt,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        computed_at -> Timestamp,
+        published_by -> Nullable<BigInt>,
+        published_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    assessment_instruments (assessment_id, instrument_id) {
+        assessment_id -> BigInt,
+        instrument_id -> BigInt,
+        institution_id -> BigInt,
+        original_value_fen -> BigInt,
+        total -> Text,
+        grade -> Text,
+        idle -> Bool,
+        low_sharing -> Bool,
+        result_json -> Text,
+    }
+}
+
+diesel::table! {
+    assessment_units (assessment_id, institution_id) {
+        assessment_id -> BigInt,
+        institution_id -> BigInt,
+        management_points -> Nullable<Text>,
+        management_note -> Nullable<Text>,
+        entered_by -> Nullable<BigInt>,
+        entered_at -> Nullable<Timestamp>,
+        score -> Nullable<Text>,
+        grade -> Nullable<Text>,
+        reward_fen -> BigInt,
+        rectification_required -> Bool,
+        result_json -> Text,
+    }
+}
+
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(labs -> institutions (institution_id));
@@ -498,4 +554,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     charges,
     statements,
     statement_charges,
+    platform_policy,
+    assessments,
+    assessment_instruments,
+    assessment_units,
 );

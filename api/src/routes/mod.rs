@@ -1,5 +1,6 @@
 //! One module per resource, one function per operation.
 
+pub mod assessments;
 pub mod audit;
 pub mod auth;
 pub mod bookings;
@@ -10,6 +11,7 @@ pub mod institutions;
 pub mod instruments;
 pub mod labs;
 pub mod ops;
+pub mod policy;
 pub mod qualifications;
 pub mod ratings;
 pub mod schedule;

@@ -1,6 +1,7 @@
 //! Black-box scenarios over HTTP, each on SQLite and on PostgreSQL.
 
 mod access;
+mod assessments;
 mod audit;
 mod auth;
 mod bookings;
