@@ -5,6 +5,7 @@
 use crate::money::Money;
 use crate::policy::AssessmentPolicy;
 use crate::text_enum;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::{Decimal, RoundingStrategy};
 
@@ -37,11 +38,11 @@ text_enum!(
 pub struct InstrumentFacts {
     /// Rated annual hours (定额机时) of the instrument.
     pub rated_annual_hours: i64,
-    /// Days of the period the instrument was in service (commissioned).
-    pub in_service_days: i64,
-    /// Days of the period.
-    pub period_days: i64,
-    /// Minutes of blackouts (maintenance, calibration, repair) within the period.
+    /// The first and last day of the period the instrument was in service
+    /// (commissioned), `None` when it was not in service at all.
+    pub in_service: Option<(NaiveDate, NaiveDate)>,
+    /// Minutes of blackouts (maintenance, calibration, repair) within the
+    /// days in service, overlaps merged.
     pub blackout_minutes: i64,
     /// Effective minutes: actual use and service-order instrument time.
     pub effective_minutes: i64,
@@ -104,15 +105,52 @@ pub struct InstrumentMetrics {
     pub no_show_rate: Option<Decimal>,
 }
 
-/// Computes R, H, E, U, S and the rates of DESIGN.md §5.
+/// The years a span of days makes, each day counted as a share of its own
+/// calendar year (a day of a leap year is 1/366): a whole year is exactly 1.
+pub fn year_fraction(first: NaiveDate, last: NaiveDate) -> Decimal {
+    let mut total = Decimal::ZERO;
+    let mut year = first.year();
+    while year <= last.year() {
+        let (Some(jan1), Some(next)) = (
+            NaiveDate::from_ymd_opt(year, 1, 1),
+            NaiveDate::from_ymd_opt(year + 1, 1, 1),
+        ) else {
+            break;
+        };
+        let from = first.max(jan1);
+        let to = last.min(next - chrono::Duration::days(1));
+        if to >= from {
+            let days = (to - from).num_days() + 1;
+            total += ratio(days, (next - jan1).num_days());
+        }
+        year += 1;
+    }
+    total
+}
+
+/// Computes R, H, E, U, S and the rates of DESIGN.md §5. R is the rated
+/// annual hours pro-rated to the days in service, less the share of that
+/// time lost to blackouts (a week's repair costs a week's share of the rated
+/// hours, not 168 of them); an instrument used although R is 0 counts as
+/// fully used.
 pub fn metrics(f: &InstrumentFacts) -> InstrumentMetrics {
     let sixty = Decimal::from(60);
-    let pro_rated = Decimal::from(f.rated_annual_hours) * ratio(f.in_service_days.min(f.period_days), 365);
-    let rated_hours = (pro_rated - Decimal::from(f.blackout_minutes) / sixty).max(Decimal::ZERO);
+    let rated_hours = match f.in_service {
+        Some((first, last)) if last >= first => {
+            let minutes = ((last - first).num_days() + 1) * 24 * 60;
+            let available = (Decimal::ONE - ratio(f.blackout_minutes, minutes)).max(Decimal::ZERO);
+            Decimal::from(f.rated_annual_hours) * year_fraction(first, last) * available
+        }
+        _ => Decimal::ZERO,
+    };
     let effective_hours = Decimal::from(f.effective_minutes) / sixty;
     let external_hours = Decimal::from(f.external_minutes) / sixty;
     let utilisation = if rated_hours.is_zero() {
-        Decimal::ZERO
+        if f.effective_minutes > 0 {
+            Decimal::ONE
+        } else {
+            Decimal::ZERO
+        }
     } else {
         round(effective_hours / rated_hours, 4)
     };
@@ -270,12 +308,15 @@ mod tests {
         s.parse().unwrap_or_default()
     }
 
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap_or_default()
+    }
+
     fn facts() -> InstrumentFacts {
         InstrumentFacts {
-            rated_annual_hours: 1600,
-            in_service_days: 365,
-            period_days: 365,
-            blackout_minutes: 100 * 60,
+            rated_annual_hours: 1500,
+            in_service: Some((date("2026-01-01"), date("2026-12-31"))),
+            blackout_minutes: 0,
             effective_minutes: 900 * 60,
             external_minutes: 270 * 60,
             users: 12,
@@ -295,6 +336,30 @@ mod tests {
 
     #[test]
     fn rated_hours_are_pro_rated_and_exclude_blackouts() {
+        // 73 days of a 365-day year; a tenth of them lost to a repair.
+        let part = metrics(&InstrumentFacts {
+            rated_annual_hours: 1600,
+            in_service: Some((date("2026-10-20"), date("2026-12-31"))),
+            blackout_minutes: 73 * 24 * 6,
+            ..facts()
+        });
+        assert_eq!(part.rated_hours, d("288"), "1600 × 73/365 × 0.9");
+        // A leap year is one year too.
+        let leap = metrics(&InstrumentFacts {
+            in_service: Some((date("2028-01-01"), date("2028-12-31"))),
+            ..facts()
+        });
+        assert_eq!(leap.rated_hours, d("1500"));
+        assert_eq!(
+            year_fraction(date("2027-07-02"), date("2028-07-01")),
+            d("183") / d("365") + d("183") / d("366")
+        );
+        // Used although nothing was rated (blacked out throughout): fully used.
+        let out = metrics(&InstrumentFacts {
+            blackout_minutes: 366 * 24 * 60,
+            ..facts()
+        });
+        assert_eq!((out.rated_hours, out.utilisation), (Decimal::ZERO, Decimal::ONE));
         let m = metrics(&facts());
         assert_eq!(m.rated_hours, d("1500"));
         assert_eq!(m.effective_hours, d("900"));
@@ -303,12 +368,6 @@ mod tests {
         assert_eq!(m.on_time_rate, Some(d("0.75")));
         assert_eq!(m.average_rating, Some(d("4.25")));
         assert_eq!(m.no_show_rate, Some(d("0.04")));
-        let half = metrics(&InstrumentFacts {
-            in_service_days: 73,
-            blackout_minutes: 0,
-            ..facts()
-        });
-        assert_eq!(half.rated_hours, d("320"), "1600 × 73 ÷ 365");
         let none = metrics(&InstrumentFacts::default());
         assert_eq!(
             (none.utilisation, none.share_rate, none.average_rating),

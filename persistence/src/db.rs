@@ -178,6 +178,7 @@ pub enum Lockable {
     SubsidyGrants,
     Statements,
     Charges,
+    Assessments,
 }
 
 /// Locks a row for the rest of the transaction, so that a concurrent
@@ -198,6 +199,7 @@ pub fn lock_row(conn: &mut DbConn, table: Lockable, id: i64) -> Result<(), RepoE
             Lockable::SubsidyGrants => "subsidy_grants",
             Lockable::Statements => "statements",
             Lockable::Charges => "charges",
+            Lockable::Assessments => "assessments",
         };
         diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR NO KEY UPDATE"))
             .bind::<diesel::sql_types::BigInt, _>(id)

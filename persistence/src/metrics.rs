@@ -69,19 +69,33 @@ pub fn instruments(conn: &mut DbConn) -> Result<Vec<InstrumentBasics>, RepoError
     Ok(i::table.order(i::id).select(InstrumentBasics::as_select()).load(conn)?)
 }
 
-/// The instruments with an approved fee standard in force on or before `on`.
+/// The instruments with an approved fee standard in force on or before
+/// `on`, for their time or for a service item they run (as its primary
+/// instrument).
 ///
 /// # Errors
 /// Database errors.
 pub fn priced_instruments(conn: &mut DbConn, on: NaiveDate) -> Result<Vec<i64>, RepoError> {
-    let ids: Vec<Option<i64>> = fs::table
+    use crate::schema::service_items as si;
+    let approved = fs::table
         .filter(fs::status.eq("approved"))
-        .filter(fs::effective_from.le(on))
+        .filter(fs::effective_from.le(on));
+    let mut ids: Vec<i64> = approved
         .filter(fs::instrument_id.is_not_null())
-        .select(fs::instrument_id)
+        .select(fs::instrument_id.assume_not_null())
         .distinct()
         .load(conn)?;
-    Ok(ids.into_iter().flatten().collect())
+    let items: Vec<i64> = fs::table
+        .inner_join(si::table.on(si::id.nullable().eq(fs::service_item_id)))
+        .filter(fs::status.eq("approved"))
+        .filter(fs::effective_from.le(on))
+        .select(si::primary_instrument_id)
+        .distinct()
+        .load(conn)?;
+    ids.extend(items);
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
 }
 
 #[derive(QueryableByName)]
@@ -235,16 +249,43 @@ pub fn sums(
         s.bookings_due = r.a.unwrap_or(0);
         s.no_shows = r.b.unwrap_or(0);
     }
-    // Blackouts are few (a handful per instrument a year): clipped here.
-    let outages: Vec<(i64, NaiveDateTime, NaiveDateTime)> = b::table
+    for (id, spans) in blackouts(conn, from, to)? {
+        out.entry(id).or_default().blackout_minutes = spans.iter().map(|(s, e)| (*e - *s).num_minutes()).sum();
+    }
+    Ok(out)
+}
+
+/// The blackouts of each instrument within `[from, to)`, clipped to it and
+/// with overlaps merged. Only blackouts announced before they began, or
+/// within a day of it (a breakdown is reported as it happens), count: a
+/// blackout entered afterwards for a past window does not reduce the
+/// rated hours. Blackouts are few (a handful per instrument a year).
+///
+/// # Errors
+/// Database errors.
+pub fn blackouts(
+    conn: &mut DbConn,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> Result<BTreeMap<i64, Vec<(NaiveDateTime, NaiveDateTime)>>, RepoError> {
+    let rows: Vec<(i64, NaiveDateTime, NaiveDateTime, NaiveDateTime)> = b::table
         .filter(b::cancelled_at.is_null())
         .filter(b::starts_at.lt(to))
         .filter(b::ends_at.gt(from))
-        .select((b::instrument_id, b::starts_at, b::ends_at))
+        .order((b::instrument_id, b::starts_at))
+        .select((b::instrument_id, b::starts_at, b::ends_at, b::created_at))
         .load(conn)?;
-    for (id, start, end) in outages {
-        let minutes = (end.min(to) - start.max(from)).num_minutes().max(0);
-        out.entry(id).or_default().blackout_minutes += minutes;
+    let mut out: BTreeMap<i64, Vec<(NaiveDateTime, NaiveDateTime)>> = BTreeMap::new();
+    for (id, start, end, created) in rows {
+        if created > start + chrono::Duration::days(1) {
+            continue;
+        }
+        let (start, end) = (start.max(from), end.min(to));
+        let spans = out.entry(id).or_default();
+        match spans.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => spans.push((start, end)),
+        }
     }
     Ok(out)
 }

@@ -13,7 +13,7 @@ use crate::routes::policy::PolicyDoc;
 use crate::routes::{allow, audit};
 use crate::state::{AppState, Ctx};
 use actix_web::{web, HttpResponse};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use labshare_domain::access::{can, Action, Resource};
 use labshare_domain::assessment::{self as rules, AssessmentStatus, Grade, InstrumentFacts};
 use labshare_domain::money::format_fen;
@@ -236,7 +236,7 @@ fn compute(c: &mut DbConn, a: &Assessment, policy: &Policy, now: chrono::NaiveDa
     let p = &policy.assessment;
     let from = local_midnight(a.period_from, policy);
     let to = local_midnight(a.period_to + chrono::Duration::days(1), policy);
-    let period_days = (a.period_to - a.period_from).num_days() + 1;
+    let outages = metrics::blackouts(c, from, to)?;
     let sums = metrics::sums(c, from, to, policy.local_offset_seconds, p.usage_recorded_within_days)?;
     let priced: HashSet<i64> = metrics::priced_instruments(c, a.period_to)?.into_iter().collect();
     let entered: HashMap<i64, UnitResult> = repo::unit_results(c, a.id)?
@@ -248,18 +248,29 @@ fn compute(c: &mut DbConn, a: &Assessment, policy: &Policy, now: chrono::NaiveDa
     let mut by_unit: BTreeMap<i64, Vec<(Money, Decimal, i64)>> = BTreeMap::new();
     for i in metrics::instruments(c)? {
         let s = sums.get(&i.id).copied().unwrap_or_default();
-        let active = s != metrics::Sums::default();
-        let in_pool = i.listing_status == "approved" && i.status != "retired";
-        if !(in_pool || active) {
+        let used = s.effective_minutes > 0 || s.orders_completed > 0 || s.bookings_due > 0;
+        let start = i.commissioning_date.unwrap_or(i.purchase_date).max(a.period_from);
+        let in_service = (start <= a.period_to).then_some((start, a.period_to));
+        // Listed and in service during the period, or used in it whatever it is now.
+        let in_pool = i.listing_status == "approved" && i.status != "retired" && in_service.is_some();
+        if !(in_pool || used) {
             continue;
         }
-        let start = i.commissioning_date.unwrap_or(i.purchase_date).max(a.period_from);
-        let in_service_days = ((a.period_to - start).num_days() + 1).clamp(0, period_days);
+        let in_service_days = in_service.map_or(0, |(first, last)| (last - first).num_days() + 1);
+        let service_from = local_midnight(start, policy);
+        let blackout_minutes: i64 = outages
+            .get(&i.id)
+            .map(|spans| {
+                spans
+                    .iter()
+                    .map(|(b0, b1)| ((*b1).min(to) - (*b0).max(service_from)).num_minutes().max(0))
+                    .sum()
+            })
+            .unwrap_or(0);
         let facts = InstrumentFacts {
             rated_annual_hours: i64::from(i.rated_annual_hours),
-            in_service_days,
-            period_days,
-            blackout_minutes: s.blackout_minutes,
+            in_service,
+            blackout_minutes,
             effective_minutes: s.effective_minutes,
             external_minutes: s.external_minutes,
             users: s.users,
@@ -297,7 +308,7 @@ fn compute(c: &mut DbConn, a: &Assessment, policy: &Policy, now: chrono::NaiveDa
             category_code: i.category_code.clone(),
             original_value: value.to_string(),
             in_service_days,
-            blackout_hours: fixed(Decimal::from(s.blackout_minutes) / Decimal::from(60), 2),
+            blackout_hours: fixed(Decimal::from(blackout_minutes) / Decimal::from(60), 2),
             rated_hours: fixed(m.rated_hours, 2),
             effective_hours: fixed(m.effective_hours, 2),
             external_hours: fixed(m.external_hours, 2),
@@ -402,11 +413,19 @@ fn compute(c: &mut DbConn, a: &Assessment, policy: &Policy, now: chrono::NaiveDa
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    // Management scores entered for units without instruments are kept too.
+    // Management scores entered for units without instruments assessed are
+    // kept, with no result of their own.
     let mut rows = rows;
     for (institution, u) in &entered {
         if !by_unit.contains_key(institution) {
-            rows.push(u.clone());
+            rows.push(UnitResult {
+                score: None,
+                grade: None,
+                reward_fen: 0,
+                rectification_required: false,
+                result_json: "{}".into(),
+                ..u.clone()
+            });
         }
     }
     repo::replace_results(c, a.id, &results, &rows, now)?;
@@ -481,8 +500,21 @@ pub async fn create(
         Money::parse(&i.reward_pool),
         || Money::ZERO,
     );
-    if i.name.trim().is_empty() || contains_resident_id(&i.name) {
+    if i.name.trim().is_empty() {
         problems.push(FieldProblem::body("/name", "required", "must not be blank"));
+    } else if contains_resident_id(&i.name) {
+        problems.push(FieldProblem::body(
+            "/name",
+            "resident_id",
+            "must not contain a resident identity number",
+        ));
+    }
+    if i.period_from.year() < 2000 {
+        problems.push(FieldProblem::body(
+            "/period_from",
+            "range",
+            "must be in the year 2000 or later",
+        ));
     }
     if i.period_to < i.period_from {
         problems.push(FieldProblem::body(
@@ -612,6 +644,7 @@ pub async fn recompute(
     let view = state
         .write(&bearer, move |c, ctx| {
             allow(ctx, Action::RunAssessment, &Resource::Platform)?;
+            labshare_persistence::lock_row(c, labshare_persistence::Lockable::Assessments, id.0)?;
             let a = repo::get(c, id.0)?;
             if a.status != AssessmentStatus::Draft {
                 return Err(frozen(RepoError::NotFound));
@@ -674,6 +707,7 @@ pub async fn set_management(
     let view = state
         .write(&bearer, move |c, ctx| {
             allow(ctx, Action::RunAssessment, &Resource::Platform)?;
+            labshare_persistence::lock_row(c, labshare_persistence::Lockable::Assessments, id)?;
             let a = repo::get(c, id)?;
             if a.status != AssessmentStatus::Draft {
                 return Err(frozen(RepoError::NotFound));
@@ -790,6 +824,7 @@ pub async fn publish(
 ) -> Result<web::Json<AssessmentView>, ApiError> {
     let view = state
         .write(&bearer, move |c, ctx| {
+            labshare_persistence::lock_row(c, labshare_persistence::Lockable::Assessments, id.0)?;
             let a = load_readable(c, ctx, id.0)?;
             allow(ctx, Action::PublishAssessment, &Resource::Platform)?;
             let before = assessment_view(a)?;

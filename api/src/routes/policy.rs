@@ -127,10 +127,9 @@ pub struct PolicyDoc {
     pub share_instead_below_hours: i64,
 }
 
-/// The policy in force and who set it.
+/// The policy in force and who set it; `policy` is what `PUT` takes back.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct PolicyView {
-    #[serde(flatten)]
     pub policy: PolicyDoc,
     /// Absent while the defaults of the measures hold.
     #[schema(example = 2)]
@@ -374,8 +373,8 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer) -> Result<web::Json
 
 /// Change the platform policy.
 ///
-/// The platform office sets every number at once (read it, change what is
-/// needed, send it back); each field is checked against its range. Takes
+/// The platform office sets every number at once (read `policy` from `GET`,
+/// change what is needed, send it back); each field is checked against its range. Takes
 /// effect for requests that begin afterwards; assessments keep the values
 /// they were computed with.
 #[utoipa::path(put, path = "/api/v1/policy", tag = "policy", operation_id = "updatePolicy",

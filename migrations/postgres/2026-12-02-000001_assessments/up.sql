@@ -75,7 +75,8 @@ BEGIN
     ELSE
         target := OLD.assessment_id;
     END IF;
-    IF (SELECT status FROM assessments WHERE id = target) = 'published' THEN
+    IF (SELECT status FROM assessments WHERE id = target) = 'published'
+        OR (TG_OP = 'UPDATE' AND (SELECT status FROM assessments WHERE id = NEW.assessment_id) = 'published') THEN
         RAISE EXCEPTION 'assessments_frozen: a published assessment never changes';
     END IF;
     IF TG_OP = 'DELETE' THEN

@@ -72,6 +72,7 @@ BEGIN
 END;
 CREATE TRIGGER assessment_instruments_frozen_update BEFORE UPDATE ON assessment_instruments
 WHEN (SELECT status FROM assessments WHERE id = OLD.assessment_id) = 'published'
+    OR (SELECT status FROM assessments WHERE id = NEW.assessment_id) = 'published'
 BEGIN
     SELECT RAISE(ABORT, 'assessments_frozen: a published assessment never changes');
 END;
@@ -87,6 +88,7 @@ BEGIN
 END;
 CREATE TRIGGER assessment_units_frozen_update BEFORE UPDATE ON assessment_units
 WHEN (SELECT status FROM assessments WHERE id = OLD.assessment_id) = 'published'
+    OR (SELECT status FROM assessments WHERE id = NEW.assessment_id) = 'published'
 BEGIN
     SELECT RAISE(ABORT, 'assessments_frozen: a published assessment never changes');
 END;
