@@ -15,6 +15,7 @@ pub mod fees;
 pub mod institutions;
 pub mod instruments;
 pub mod labs;
+pub mod purchase_reviews;
 pub mod qualifications;
 pub mod ratings;
 pub mod schedule;
