@@ -2,8 +2,8 @@
 
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
-    audit, auth, bookings, calendar, charges, fees, institutions, instruments, labs, ops, qualifications, ratings,
-    schedule, service, statements, subsidies, usage, users,
+    audit, auth, bookings, calendar, charges, fees, institutions, instruments, labs, ops, purchase_reviews,
+    qualifications, ratings, schedule, service, statements, subsidies, usage, users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -46,6 +46,8 @@ use utoipa::{Modify, OpenApi};
         charges::list, charges::get, charges::adjust, charges::export_charges,
         statements::generate, statements::list, statements::get, statements::export_statements,
         statements::issue, statements::pay, statements::dispute, statements::resolve,
+        purchase_reviews::file, purchase_reviews::list, purchase_reviews::get,
+        purchase_reviews::approve, purchase_reviews::reject, purchase_reviews::withdraw,
         ops::healthz, ops::readyz,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -69,6 +71,7 @@ use utoipa::{Modify, OpenApi};
         (name = "subsidies", description = "Subsidy programmes (专项资助), approved by the commission, and researchers' grants under them"),
         (name = "charges", description = "Charges (费用) of uses and services, priced by fee standard and tier, subsidised, corrected by adjustments"),
         (name = "statements", description = "Monthly statements (结算单) between payers and providers, and of programmes' subsidy"),
+        (name = "purchase-reviews", description = "Purchase reviews (新购查重评议): before buying an instrument of 2,000,000 CNY or more, the use of similar instruments across all units, a recommendation, and the platform office's decision"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

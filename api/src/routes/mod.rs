@@ -10,6 +10,7 @@ pub mod institutions;
 pub mod instruments;
 pub mod labs;
 pub mod ops;
+pub mod purchase_reviews;
 pub mod qualifications;
 pub mod ratings;
 pub mod schedule;
