@@ -10,7 +10,7 @@ use crate::codes::CategoryCode;
 use crate::policy::Policy;
 use crate::service::contains_resident_id;
 use crate::text_enum;
-use crate::validation::{Checks, Invalid};
+use crate::validation::{Checks, Invalid, Violation};
 use crate::{InstrumentId, Money};
 use chrono::{DateTime, FixedOffset, Months, Utc};
 
@@ -83,7 +83,7 @@ impl PurchaseRequest {
             format!("must be between 1 and {MAX_QUANTITY}")
         });
         if self.price == Money::ZERO {
-            c.require(false, "price", "positive", || "must be more than 0".into());
+            c.push(Violation::new("price", "positive", "must be more than 0"));
         } else {
             c.require(
                 self.price >= policy.purchase_review_threshold,
