@@ -16,7 +16,7 @@ pub mod sweep;
 use crate::error::ApiError;
 use crate::routes::{
     assessments, audit, auth as auth_routes, bookings, calendar, charges, fees, institutions, instruments, labs, ops,
-    policy, qualifications, ratings, schedule, service, statements, subsidies, usage, users,
+    policy, purchase_reviews, qualifications, ratings, schedule, service, statements, subsidies, usage, users,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -206,6 +206,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/statements/{id}/pay").route(web::post().to(statements::pay)))
                 .service(resource("/statements/{id}/dispute").route(web::post().to(statements::dispute)))
                 .service(resource("/statements/{id}/resolve").route(web::post().to(statements::resolve)))
+                .service(
+                    resource("/purchase-reviews")
+                        .route(web::get().to(purchase_reviews::list))
+                        .route(web::post().to(purchase_reviews::file)),
+                )
+                .service(resource("/purchase-reviews/{id}").route(web::get().to(purchase_reviews::get)))
+                .service(resource("/purchase-reviews/{id}/approve").route(web::post().to(purchase_reviews::approve)))
+                .service(resource("/purchase-reviews/{id}/reject").route(web::post().to(purchase_reviews::reject)))
+                .service(resource("/purchase-reviews/{id}/withdraw").route(web::post().to(purchase_reviews::withdraw)))
                 .service(
                     resource("/fee-standards")
                         .route(web::get().to(fees::list))

@@ -3,7 +3,7 @@
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
     assessments, audit, auth, bookings, calendar, charges, fees, institutions, instruments, labs, ops, policy,
-    qualifications, ratings, schedule, service, statements, subsidies, usage, users,
+    purchase_reviews, qualifications, ratings, schedule, service, statements, subsidies, usage, users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -49,6 +49,8 @@ use utoipa::{Modify, OpenApi};
         charges::list, charges::get, charges::adjust, charges::export_charges,
         statements::generate, statements::list, statements::get, statements::export_statements,
         statements::issue, statements::pay, statements::dispute, statements::resolve,
+        purchase_reviews::file, purchase_reviews::list, purchase_reviews::get,
+        purchase_reviews::approve, purchase_reviews::reject, purchase_reviews::withdraw,
         ops::healthz, ops::readyz,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -74,6 +76,7 @@ use utoipa::{Modify, OpenApi};
         (name = "statements", description = "Monthly statements (结算单) between payers and providers, and of programmes' subsidy"),
         (name = "policy", description = "The platform policy: every number of the measures an administrator may change"),
         (name = "assessments", description = "Performance assessment (考核) of instruments and units: metrics, scores, grades, publication and use of results"),
+        (name = "purchase-reviews", description = "Purchase reviews (新购查重评议): before buying an instrument of 2,000,000 CNY or more, the use of similar instruments across all units, a recommendation, and the platform office's decision"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

@@ -130,6 +130,12 @@ pub enum Action {
     PublishAssessment,
     /// Read an assessment before it is published.
     ReadDraftAssessment,
+    /// File a purchase review (新购查重评议) for an institution, or withdraw it before the decision.
+    FileOrWithdrawPurchaseReview,
+    /// Approve or reject a purchase review, with a reason.
+    DecidePurchaseReview,
+    /// Read an institution's purchase reviews.
+    ReadPurchaseReview,
 }
 
 /// What an instrument looks like to the permission rules.
@@ -306,6 +312,10 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
             Some(p) => actor.admin_of(*p),
             None => actor.has(Role::PlatformAdmin),
         },
+        // A unit asks to buy for itself; the platform office may file on a unit's behalf.
+        (A::FileOrWithdrawPurchaseReview, R::Institution(owner)) => actor.admin_of(*owner),
+        (A::DecidePurchaseReview, R::Platform) => actor.has(Role::PlatformAdmin),
+        (A::ReadPurchaseReview, R::Institution(owner)) => actor.reads_all() || actor.admin_of(*owner),
         _ => false,
     }
 }
@@ -368,6 +378,12 @@ pub fn statement_scope(actor: &Actor) -> Option<Scope> {
 /// besides the approved standards everyone sees: all, its own unit's for a
 /// unit admin; `None`: none.
 pub fn fee_proposal_scope(actor: &Actor) -> Option<Scope> {
+    listing_overdue_scope(actor)
+}
+
+/// Which purchase reviews an actor may list: all, its own unit's for a
+/// unit admin; `None`: none.
+pub fn purchase_review_scope(actor: &Actor) -> Option<Scope> {
     listing_overdue_scope(actor)
 }
 
@@ -729,6 +745,42 @@ mod tests {
         );
         assert_eq!(fee_proposal_scope(&actor(Role::Regulator)), Some(Scope::All));
         assert_eq!(fee_proposal_scope(&actor(Role::Researcher)), None);
+    }
+
+    #[test]
+    fn a_unit_files_purchase_reviews_for_itself_and_only_the_platform_office_decides() {
+        let own = Resource::Institution(OWN);
+        let other = Resource::Institution(OTHER);
+        for role in <Role as crate::text_enum::TextEnum>::ALL {
+            let a = actor(*role);
+            let office = *role == Role::PlatformAdmin;
+            let unit = *role == Role::UnitAdmin;
+            let overseer = matches!(role, Role::PlatformAdmin | Role::Commission | Role::Regulator);
+            assert_eq!(
+                can(&a, Action::FileOrWithdrawPurchaseReview, &own),
+                office || unit,
+                "{role}"
+            );
+            assert_eq!(can(&a, Action::FileOrWithdrawPurchaseReview, &other), office, "{role}");
+            assert_eq!(
+                can(&a, Action::DecidePurchaseReview, &Resource::Platform),
+                office,
+                "{role}"
+            );
+            assert_eq!(can(&a, Action::ReadPurchaseReview, &own), overseer || unit, "{role}");
+            assert_eq!(can(&a, Action::ReadPurchaseReview, &other), overseer, "{role}");
+            let scope = purchase_review_scope(&a);
+            let expected = if overseer {
+                Some(Scope::All)
+            } else if unit {
+                Some(Scope::Institution(OWN))
+            } else {
+                None
+            };
+            assert_eq!(scope, expected, "{role}");
+        }
+        // A decision is no one's but the platform office's, whatever the object.
+        assert!(!can(&actor(Role::UnitAdmin), Action::DecidePurchaseReview, &own));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod listing;
 pub mod money;
 pub mod policy;
+pub mod purchase;
 pub mod qualification;
 pub mod rating;
 pub mod service;

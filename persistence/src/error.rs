@@ -34,7 +34,12 @@ pub enum ConflictKind {
 }
 
 /// Names of the triggers that refuse changes to records that must not change.
-const FROZEN: [&str; 3] = ["charges_immutable", "statements_frozen", "assessments_frozen"];
+const FROZEN: [&str; 4] = [
+    "charges_immutable",
+    "statements_frozen",
+    "assessments_frozen",
+    "purchase_reviews_frozen",
+];
 
 impl From<DieselError> for RepoError {
     fn from(e: DieselError) -> Self {
@@ -52,7 +57,7 @@ impl From<DieselError> for RepoError {
                     constraint: "bookings_no_overlap".into(),
                 }
             }
-            // Triggers that keep charges and issued statements unchanged (both backends).
+            // Triggers that keep charges, issued statements and filed purchase reviews unchanged (both backends).
             DieselError::DatabaseError(DatabaseErrorKind::Unknown, info)
                 if FROZEN.iter().any(|name| info.message().contains(name)) =>
             {

@@ -18,6 +18,7 @@ pub mod instruments;
 pub mod labs;
 pub mod metrics;
 pub mod policy;
+pub mod purchase_reviews;
 pub mod qualifications;
 pub mod ratings;
 pub mod schedule;

@@ -511,6 +511,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    purchase_reviews (id) {
+        id -> BigInt,
+        institution_id -> BigInt,
+        category_code -> Text,
+        instrument_name -> Text,
+        specs -> Text,
+        price_fen -> BigInt,
+        quantity -> Integer,
+        reason -> Text,
+        usage_from -> Timestamp,
+        usage_to -> Timestamp,
+        share_instead_below_hours -> Integer,
+        recommendation -> Text,
+        status -> Text,
+        filed_by -> BigInt,
+        filed_at -> Timestamp,
+        decided_by -> Nullable<BigInt>,
+        decided_at -> Nullable<Timestamp>,
+        decision_reason -> Nullable<Text>,
+        withdrawn_by -> Nullable<BigInt>,
+        withdrawn_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    purchase_review_instruments (review_id, instrument_id) {
+        review_id -> BigInt,
+        instrument_id -> BigInt,
+        institution_id -> BigInt,
+        institution_name -> Text,
+        instrument_name -> Text,
+        original_value_fen -> BigInt,
+        status -> Text,
+        sharing_scope -> Text,
+        listing_status -> Text,
+        effective_minutes -> BigInt,
+        candidate -> Bool,
+    }
+}
+
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(labs -> institutions (institution_id));
@@ -558,4 +600,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     assessments,
     assessment_instruments,
     assessment_units,
+    purchase_reviews,
+    purchase_review_instruments,
 );

@@ -12,6 +12,7 @@ pub mod instruments;
 pub mod labs;
 pub mod ops;
 pub mod policy;
+pub mod purchase_reviews;
 pub mod qualifications;
 pub mod ratings;
 pub mod schedule;

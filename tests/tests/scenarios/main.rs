@@ -12,4 +12,5 @@ mod contract;
 mod errors;
 mod fees;
 mod fixtures;
+mod purchase_reviews;
 mod service;

@@ -1,0 +1,6 @@
+DROP TRIGGER purchase_review_instruments_frozen_delete;
+DROP TRIGGER purchase_review_instruments_frozen_update;
+DROP TRIGGER purchase_reviews_frozen_delete;
+DROP TRIGGER purchase_reviews_frozen;
+DROP TABLE purchase_review_instruments;
+DROP TABLE purchase_reviews;
