@@ -18,6 +18,7 @@ pub mod money;
 pub mod policy;
 pub mod qualification;
 pub mod rating;
+pub mod report;
 pub mod service;
 pub mod statement;
 pub mod subsidy;
