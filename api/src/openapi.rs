@@ -3,7 +3,7 @@
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
     audit, auth, bookings, calendar, charges, fees, institutions, instruments, labs, ops, qualifications, ratings,
-    schedule, service, statements, subsidies, usage, users,
+    reports, schedule, service, statements, subsidies, usage, users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -46,6 +46,7 @@ use utoipa::{Modify, OpenApi};
         charges::list, charges::get, charges::adjust, charges::export_charges,
         statements::generate, statements::list, statements::get, statements::export_statements,
         statements::issue, statements::pay, statements::dispute, statements::resolve,
+        reports::usage, reports::finance, reports::national,
         ops::healthz, ops::readyz,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -69,6 +70,7 @@ use utoipa::{Modify, OpenApi};
         (name = "subsidies", description = "Subsidy programmes (专项资助), approved by the commission, and researchers' grants under them"),
         (name = "charges", description = "Charges (费用) of uses and services, priced by fee standard and tier, subsidised, corrected by adjustments"),
         (name = "statements", description = "Monthly statements (结算单) between payers and providers, and of programmes' subsidy"),
+        (name = "reports", description = "Reports for regulators: use by instrument, institution or category, finance between units, the national-platform export; JSON, or CSV with format=csv"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

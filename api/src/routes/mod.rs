@@ -12,6 +12,7 @@ pub mod labs;
 pub mod ops;
 pub mod qualifications;
 pub mod ratings;
+pub mod reports;
 pub mod schedule;
 pub mod service;
 pub mod statements;
