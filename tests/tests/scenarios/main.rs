@@ -11,4 +11,5 @@ mod contract;
 mod errors;
 mod fees;
 mod fixtures;
+mod reports;
 mod service;
