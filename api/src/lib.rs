@@ -16,7 +16,7 @@ pub mod sweep;
 use crate::error::ApiError;
 use crate::routes::{
     assessments, audit, auth as auth_routes, bookings, calendar, charges, fees, institutions, instruments, labs, ops,
-    policy, purchase_reviews, qualifications, ratings, schedule, service, statements, subsidies, usage, users,
+    policy, purchase_reviews, qualifications, ratings, reports, schedule, service, statements, subsidies, usage, users,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -206,6 +206,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(resource("/statements/{id}/pay").route(web::post().to(statements::pay)))
                 .service(resource("/statements/{id}/dispute").route(web::post().to(statements::dispute)))
                 .service(resource("/statements/{id}/resolve").route(web::post().to(statements::resolve)))
+                .service(resource("/reports/usage").route(web::get().to(reports::usage)))
+                .service(resource("/reports/finance").route(web::get().to(reports::finance)))
+                .service(resource("/reports/national-export").route(web::get().to(reports::national)))
                 .service(
                     resource("/purchase-reviews")
                         .route(web::get().to(purchase_reviews::list))

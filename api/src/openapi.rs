@@ -3,7 +3,7 @@
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
     assessments, audit, auth, bookings, calendar, charges, fees, institutions, instruments, labs, ops, policy,
-    purchase_reviews, qualifications, ratings, schedule, service, statements, subsidies, usage, users,
+    purchase_reviews, qualifications, ratings, reports, schedule, service, statements, subsidies, usage, users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -51,6 +51,7 @@ use utoipa::{Modify, OpenApi};
         statements::issue, statements::pay, statements::dispute, statements::resolve,
         purchase_reviews::file, purchase_reviews::list, purchase_reviews::get,
         purchase_reviews::approve, purchase_reviews::reject, purchase_reviews::withdraw,
+        reports::usage, reports::finance, reports::national,
         ops::healthz, ops::readyz,
     ),
     components(schemas(Problem, FieldProblem)),
@@ -77,6 +78,7 @@ use utoipa::{Modify, OpenApi};
         (name = "policy", description = "The platform policy: every number of the measures an administrator may change"),
         (name = "assessments", description = "Performance assessment (考核) of instruments and units: metrics, scores, grades, publication and use of results"),
         (name = "purchase-reviews", description = "Purchase reviews (新购查重评议): before buying an instrument of 2,000,000 CNY or more, the use of similar instruments across all units, a recommendation, and the platform office's decision"),
+        (name = "reports", description = "Reports for regulators: use by instrument, institution or category, finance between units, the national-platform export; JSON, or CSV with format=csv"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]

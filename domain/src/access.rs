@@ -136,6 +136,9 @@ pub enum Action {
     DecidePurchaseReview,
     /// Read an institution's purchase reviews.
     ReadPurchaseReview,
+    /// Read the reports for regulators (usage, finance, the national-platform
+    /// export) of the whole platform, or of one institution.
+    ReadReports,
 }
 
 /// What an instrument looks like to the permission rules.
@@ -316,6 +319,12 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
         (A::FileOrWithdrawPurchaseReview, R::Institution(owner)) => actor.admin_of(*owner),
         (A::DecidePurchaseReview, R::Platform) => actor.has(Role::PlatformAdmin),
         (A::ReadPurchaseReview, R::Institution(owner)) => actor.reads_all() || actor.admin_of(*owner),
+        (A::ReadReports, R::Platform) => report_scope(actor) == Some(Scope::All),
+        (A::ReadReports, R::Institution(i)) => match report_scope(actor) {
+            Some(Scope::All) => true,
+            Some(Scope::Institution(own)) => own == *i,
+            None => false,
+        },
         _ => false,
     }
 }
@@ -372,6 +381,20 @@ pub fn user_list_scope(actor: &Actor) -> Option<Scope> {
 /// provider) for a unit admin; `None`: none.
 pub fn statement_scope(actor: &Actor) -> Option<Scope> {
     listing_overdue_scope(actor)
+}
+
+/// Which figures an actor reads in the reports for regulators: the whole
+/// platform for the commission, the platform office and regulators; its own
+/// institution's instruments and charges for a unit admin; `None`: no report
+/// (researchers and instrument managers).
+pub fn report_scope(actor: &Actor) -> Option<Scope> {
+    if actor.reads_all() {
+        Some(Scope::All)
+    } else if actor.has(Role::UnitAdmin) {
+        Some(Scope::Institution(actor.institution_id))
+    } else {
+        None
+    }
 }
 
 /// Whose fee proposals (proposed or rejected standards) an actor sees
@@ -781,6 +804,45 @@ mod tests {
         }
         // A decision is no one's but the platform office's, whatever the object.
         assert!(!can(&actor(Role::UnitAdmin), Action::DecidePurchaseReview, &own));
+    }
+
+    #[test]
+    fn reports_are_read_by_the_overseers_and_by_a_unit_admin_for_its_own_unit_only() {
+        let cases = [
+            (Role::Commission, Some(Scope::All)),
+            (Role::PlatformAdmin, Some(Scope::All)),
+            (Role::Regulator, Some(Scope::All)),
+            (Role::UnitAdmin, Some(Scope::Institution(OWN))),
+            (Role::InstrumentManager, None),
+            (Role::Researcher, None),
+        ];
+        for (role, scope) in cases {
+            let a = actor(role);
+            assert_eq!(report_scope(&a), scope, "{role}");
+            assert_eq!(
+                can(&a, Action::ReadReports, &Resource::Platform),
+                scope == Some(Scope::All),
+                "{role}"
+            );
+            assert_eq!(
+                can(&a, Action::ReadReports, &Resource::Institution(OWN)),
+                scope.is_some(),
+                "{role}"
+            );
+            assert_eq!(
+                can(&a, Action::ReadReports, &Resource::Institution(OTHER)),
+                scope == Some(Scope::All),
+                "{role}"
+            );
+        }
+        // A unit admin who is also a researcher still reads its own unit's reports.
+        let both = Actor {
+            roles: vec![Role::Researcher, Role::UnitAdmin],
+            ..actor(Role::Researcher)
+        };
+        assert_eq!(report_scope(&both), Some(Scope::Institution(OWN)));
+        let lab = Resource::Lab { institution_id: OWN };
+        assert!(!can(&actor(Role::Regulator), Action::ReadReports, &lab));
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod policy;
 pub mod purchase;
 pub mod qualification;
 pub mod rating;
+pub mod report;
 pub mod service;
 pub mod statement;
 pub mod subsidy;

@@ -289,3 +289,125 @@ pub fn blackouts(
     }
     Ok(out)
 }
+
+/// A user served on an instrument in a period, with the user's institution
+/// and the instrument's owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct Served {
+    #[diesel(sql_type = BigInt)]
+    pub instrument_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub user_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub institution_id: i64,
+    #[diesel(sql_type = BigInt)]
+    pub owner_id: i64,
+}
+
+/// Each distinct (instrument, user, institution) served in `[from, to)` by
+/// usage and completed service orders, as [`sums`] counts them: a group of
+/// instruments counts its users once however many of them they used. One
+/// row per pair, never one per use.
+///
+/// # Errors
+/// Database errors.
+pub fn served(conn: &mut DbConn, from: NaiveDateTime, to: NaiveDateTime) -> Result<Vec<Served>, RepoError> {
+    let sql =
+        "SELECT DISTINCT x.id AS instrument_id, x.user_id AS user_id, x.inst AS institution_id, x.owner AS owner_id
+         FROM (SELECT u.instrument_id AS id, u.user_id AS user_id, u.institution_id AS inst, i.institution_id AS owner
+               FROM usage_records u JOIN instruments i ON i.id = u.instrument_id
+               WHERE u.started_at >= $1 AND u.started_at < $2
+               UNION ALL
+               SELECT s.primary_instrument_id, o.user_id, o.institution_id, o.provider_institution_id
+               FROM service_orders o JOIN service_items s ON s.id = o.service_item_id
+               WHERE o.status = 'completed' AND o.completed_at >= $1 AND o.completed_at < $2) x
+         ORDER BY instrument_id, user_id, institution_id";
+    Ok(diesel::sql_query(sql)
+        .bind::<Timestamp, _>(from)
+        .bind::<Timestamp, _>(to)
+        .load(conn)?)
+}
+
+/// The charges of one provider to one payer of one kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargeSums {
+    pub provider_institution_id: i64,
+    pub payer_institution_id: i64,
+    pub kind: labshare_domain::fees::ChargeKind,
+    pub count: i64,
+    /// Fen; adjustments count with their sign.
+    pub gross: i64,
+    pub subsidy: i64,
+    pub payable: i64,
+}
+
+#[derive(QueryableByName)]
+struct ChargeRow {
+    #[diesel(sql_type = BigInt)]
+    provider: i64,
+    #[diesel(sql_type = BigInt)]
+    payer: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    kind: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    gross: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    subsidy: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    payable: Option<i64>,
+}
+
+/// The charges made in `[from, to)` (by `created_at`, as statements and
+/// the charge list count them), summed per provider, payer and kind in one
+/// aggregate query.
+///
+/// # Errors
+/// Database errors; a kind the domain does not know is reported as corrupt.
+pub fn charge_sums(conn: &mut DbConn, from: NaiveDateTime, to: NaiveDateTime) -> Result<Vec<ChargeSums>, RepoError> {
+    let sql = "SELECT provider_institution_id AS provider, payer_institution_id AS payer, kind,
+                CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(gross_fen) AS BIGINT) AS gross,
+                CAST(SUM(subsidy_fen) AS BIGINT) AS subsidy, CAST(SUM(payable_fen) AS BIGINT) AS payable
+         FROM charges
+         WHERE created_at >= $1 AND created_at < $2
+         GROUP BY provider_institution_id, payer_institution_id, kind
+         ORDER BY provider_institution_id, payer_institution_id, kind";
+    let rows: Vec<ChargeRow> = diesel::sql_query(sql)
+        .bind::<Timestamp, _>(from)
+        .bind::<Timestamp, _>(to)
+        .load(conn)?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(ChargeSums {
+                provider_institution_id: r.provider,
+                payer_institution_id: r.payer,
+                kind: crate::parse_enum("charges.kind", &r.kind)?,
+                count: r.n,
+                gross: r.gross.unwrap_or(0),
+                subsidy: r.subsidy.unwrap_or(0),
+                payable: r.payable.unwrap_or(0),
+            })
+        })
+        .collect()
+}
+
+/// The name of every institution, by id (a few dozen rows).
+///
+/// # Errors
+/// Database errors.
+pub fn institution_names(conn: &mut DbConn) -> Result<BTreeMap<i64, String>, RepoError> {
+    use crate::schema::institutions as t;
+    let rows: Vec<(i64, String)> = t::table.select((t::id, t::name)).load(conn)?;
+    Ok(rows.into_iter().collect())
+}
+
+/// The name of every lab, by id.
+///
+/// # Errors
+/// Database errors.
+pub fn lab_names(conn: &mut DbConn) -> Result<BTreeMap<i64, String>, RepoError> {
+    use crate::schema::labs as t;
+    let rows: Vec<(i64, String)> = t::table.select((t::id, t::name)).load(conn)?;
+    Ok(rows.into_iter().collect())
+}

@@ -15,6 +15,7 @@ pub mod policy;
 pub mod purchase_reviews;
 pub mod qualifications;
 pub mod ratings;
+pub mod reports;
 pub mod schedule;
 pub mod service;
 pub mod statements;

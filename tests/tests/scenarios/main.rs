@@ -13,4 +13,5 @@ mod errors;
 mod fees;
 mod fixtures;
 mod purchase_reviews;
+mod reports;
 mod service;
