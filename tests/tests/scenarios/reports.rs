@@ -225,8 +225,18 @@ struct Fixture {
 /// | five more demo instruments, idle | 1600 each | | | | | | | | |
 fn fixture(app: &TestApp) -> Fixture {
     app.seed_demo();
-    // Tomorrow at noon, local: every use of the day falls on one local date.
-    set_clock(app, local(app, 1, 12, 0));
+    // Noon of a fixed day, local: every use of the day falls on one local
+    // date, and the 365 days up to it hold no 29 February, so that a whole
+    // window is exactly one year of rated hours whenever the suite runs.
+    let noon = chrono::FixedOffset::east_opt(8 * 3600)
+        .and_then(|cst| {
+            NaiveDate::from_ymd_opt(2026, 11, 27)?
+                .and_hms_opt(12, 0, 0)?
+                .and_local_timezone(cst)
+                .single()
+        })
+        .unwrap_or_else(|| panic!("a valid instant"));
+    set_clock(app, noon);
     let admin = app.login("admin");
     let first = app.institution_id(&admin, "南宁市第一人民医院");
     let second = app.institution_id(&admin, "南宁市第二人民医院");
