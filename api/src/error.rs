@@ -110,6 +110,9 @@ pub enum ApiError {
     },
     #[error("busy: {0}")]
     Busy(String),
+    /// Too many failed sign-ins: try again after `retry_after` seconds.
+    #[error("too many failed sign-ins")]
+    TooManyAttempts { retry_after: i64 },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -139,6 +142,11 @@ impl ApiError {
             Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
             Refused { status, kind, .. } => (*status, kind, "Refused by a rule of the platform"),
             Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Service busy"),
+            TooManyAttempts { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "sign-in-throttled",
+                "Too many failed sign-ins",
+            ),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
@@ -185,6 +193,13 @@ impl ApiError {
                 None,
                 None,
             ),
+            ApiError::TooManyAttempts { retry_after } => (
+                format!(
+                    "too many failed sign-ins for this account or from this address; try again in {retry_after} seconds"
+                ),
+                None,
+                None,
+            ),
             ApiError::Internal(_) => ("the server failed; the cause is logged".into(), None, None),
         };
         Problem {
@@ -223,6 +238,9 @@ impl ResponseError for ApiError {
         if let ApiError::Busy(cause) = self {
             log::warn!("busy: {cause}");
             res.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let ApiError::TooManyAttempts { retry_after } = self {
+            res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         if matches!(self, ApiError::InvalidGrant(_)) {
             res.insert_header((header::CACHE_CONTROL, "no-store"));

@@ -24,6 +24,7 @@ pub mod service;
 pub mod statement;
 pub mod subsidy;
 pub mod text_enum;
+pub mod throttle;
 pub mod usage;
 pub mod users;
 pub mod validation;

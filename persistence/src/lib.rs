@@ -27,6 +27,7 @@ pub mod service;
 pub mod statements;
 pub mod subsidies;
 pub mod text;
+pub mod throttle;
 pub mod usage;
 pub mod users;
 

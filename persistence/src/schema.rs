@@ -553,6 +553,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sign_in_failures (id) {
+        id -> BigInt,
+        username -> Text,
+        address -> Text,
+        failed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(labs -> institutions (institution_id));
@@ -602,4 +611,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     assessment_units,
     purchase_reviews,
     purchase_review_instruments,
+    sign_in_failures,
 );

@@ -12,7 +12,7 @@ use chrono::Duration;
 use labshare_domain::UserId;
 use labshare_persistence::audit::{record, NewEvent};
 use labshare_persistence::auth::{open_session, revoke_session, rotate, Refresh, RevokeReason};
-use labshare_persistence::{institutions, users, DbConn};
+use labshare_persistence::{institutions, throttle, users, DbConn};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -109,22 +109,53 @@ fn tokens(state: &AppState, user: UserId, session: i64, refresh: String) -> Resu
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", operation_id = "issueToken",
     request_body = TokenRequest,
     responses((status = 200, description = "Tokens", body = TokenResponse),
-              (status = 400, description = "Wrong credentials or an invalid, expired or reused refresh token (`error: invalid_grant`)", body = Problem, content_type = "application/problem+json")))]
-pub async fn token(state: web::Data<AppState>, body: Body<TokenRequest>) -> Result<HttpResponse, ApiError> {
+              (status = 400, description = "Wrong credentials or an invalid, expired or reused refresh token (`error: invalid_grant`)", body = Problem, content_type = "application/problem+json"),
+              (status = 429, description = "Too many failed sign-ins for the account (5 in 15 minutes) or from the address (20): wait `Retry-After` seconds", body = Problem, content_type = "application/problem+json")))]
+pub async fn token(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    body: Body<TokenRequest>,
+) -> Result<HttpResponse, ApiError> {
     let (refresh, hash) = new_refresh_token()?;
     let st = state.clone();
     let (user, session) = match body.0 {
         TokenRequest::Password { username, password } => {
+            // The connection's own address: a forwarded header could be forged.
+            let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+            let limits = labshare_domain::throttle::Limits::default();
+            let now = st.now().naive_utc();
+            let (name, addr) = (username.clone(), address.clone());
             let found = st
-                .read_anonymous(move |c| Ok(users::credentials(c, &username)?))
+                .read_anonymous(move |c| {
+                    let f = throttle::failures(c, &name, &addr, now - limits.window)?;
+                    let counted = labshare_domain::throttle::Counted {
+                        by_account: f.by_account,
+                        account_oldest: f.account_oldest,
+                        by_address: f.by_address,
+                        address_oldest: f.address_oldest,
+                    };
+                    if let Some(retry_after) = labshare_domain::throttle::wait(&counted, &limits, now) {
+                        return Err(ApiError::TooManyAttempts { retry_after });
+                    }
+                    Ok(users::credentials(c, &name)?)
+                })
                 .await?;
             let ok = web::block(move || check_credentials(&password, found)).await?;
-            let user = ok.ok_or(ApiError::InvalidGrant(
-                "the username or password is wrong, or the account is deactivated",
-            ))?;
+            let Some(user) = ok else {
+                let (name, addr) = (username.clone(), address.clone());
+                st.write_anonymous(move |c, now| {
+                    let now = now.naive_utc();
+                    Ok(throttle::record_failure(c, &name, &addr, now, now - limits.window)?)
+                })
+                .await?;
+                return Err(ApiError::InvalidGrant(
+                    "the username or password is wrong, or the account is deactivated",
+                ));
+            };
             let session = st
                 .write_anonymous(move |c, now| {
                     let now = now.naive_utc();
+                    throttle::clear(c, &username)?;
                     let session = open_session(
                         c,
                         user,

@@ -12,6 +12,40 @@ fn refresh(app: &TestApp, token: &str) -> labshare_tests::Resp {
 }
 
 both_backends! {
+    fn repeated_failed_sign_ins_make_the_account_and_the_address_wait(app) {
+        app.seed_demo();
+        let right = "nanning-lab-2026";
+        for _ in 0..5 {
+            app.sign_in("researcher", "guess-1234").expect(400);
+        }
+        // The sixth try waits, even with the right password, until the first failure is 15 minutes old.
+        let r = app.sign_in("researcher", right).expect(429);
+        assert_eq!(r.problem_type(), "/problems/sign-in-throttled");
+        let wait: i64 = r.header("retry-after").and_then(|v| v.parse().ok()).unwrap_or_default();
+        assert!((1..=900).contains(&wait), "{wait}");
+        // Other accounts are not held up by one account's failures.
+        app.sign_in("guest", right).expect(200);
+        app.advance(chrono::Duration::seconds(wait));
+        app.sign_in("researcher", right).expect(200);
+        // A success clears the account's count.
+        for _ in 0..4 {
+            app.sign_in("researcher", "guess-5678").expect(400);
+        }
+        app.sign_in("researcher", right).expect(200);
+        app.sign_in("researcher", "guess-9999").expect(400);
+        app.sign_in("researcher", right).expect(200);
+
+        // One address trying many accounts is held up after 20 failures, for every account.
+        app.advance(chrono::Duration::minutes(16));
+        for i in 0..20 {
+            app.sign_in(&format!("nobody{i}"), "guess").expect(400);
+        }
+        let r = app.sign_in("leader", right).expect(429);
+        assert!(r.header("retry-after").is_some());
+        app.advance(chrono::Duration::minutes(15));
+        app.sign_in("leader", right).expect(200);
+    }
+
     fn signing_in_returns_rfc6749_tokens_and_me_shows_the_account(app) {
         app.seed_demo();
         let r = app.sign_in("researcher", DEMO_PASSWORD).expect(200);
