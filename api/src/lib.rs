@@ -7,6 +7,7 @@ pub mod dto;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod seed;
@@ -44,6 +45,7 @@ fn resource(path: &str) -> actix_web::Resource {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
         .service(resource("/readyz").route(web::get().to(ops::readyz)))
+        .service(resource("/metrics").route(web::get().to(metrics::metrics)))
         .service(resource("/api/openapi.json").route(web::get().to(openapi_json)))
         .service(
             web::scope("/api/v1")
@@ -285,9 +287,13 @@ pub fn serve(
         actix_web::rt::spawn(sweep::run_forever(state.clone(), every));
     }
     let data = web::Data::new(state);
+    // One set of metrics for every worker of this server.
+    let counters = web::Data::new(metrics::Metrics::default());
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(counters.clone())
+            .wrap(actix_web::middleware::from_fn(metrics::record))
             .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
             .wrap(
                 actix_web::middleware::Logger::new("%{request_line}xi %s %Dms")

@@ -52,7 +52,7 @@ use utoipa::{Modify, OpenApi};
         purchase_reviews::file, purchase_reviews::list, purchase_reviews::get,
         purchase_reviews::approve, purchase_reviews::reject, purchase_reviews::withdraw,
         reports::usage, reports::finance, reports::national,
-        ops::healthz, ops::readyz,
+        ops::healthz, ops::readyz, crate::metrics::metrics,
     ),
     components(schemas(Problem, FieldProblem)),
     modifiers(&Conventions),

@@ -124,4 +124,27 @@ both_backends! {
         let r = app.request(Method::GET, "/readyz", None, None).expect(200);
         assert_eq!(r.body["status"], "ok");
     }
+
+    fn prometheus_metrics_count_requests_by_route_pattern_and_status(app) {
+        app.seed_demo();
+        let token = app.login("regulator");
+        for id in [1, 2, 3] {
+            app.get(&format!("/api/v1/instruments/{id}"), &token).expect(200);
+        }
+        app.get("/api/v1/instruments/999999", &token).expect(404);
+        let r = app.request(Method::GET, "/metrics", None, None).expect(200);
+        assert!(r.header("content-type").unwrap_or_default().starts_with("text/plain; version=0.0.4"));
+        let line = |name: &str| -> Option<String> {
+            r.text.lines().find(|l| l.starts_with(name)).map(|l| l.rsplit(' ').next().unwrap_or_default().to_owned())
+        };
+        let by_pattern = "labshare_http_requests_total{method=\"GET\",route=\"/api/v1/instruments/{id}\"";
+        assert_eq!(line(&format!("{by_pattern},status=\"200\"}}")).as_deref(), Some("3"), "{}", r.text);
+        assert_eq!(line(&format!("{by_pattern},status=\"404\"}}")).as_deref(), Some("1"));
+        // The histogram's +Inf bucket holds every request; no path with an id is a label.
+        let inf = "labshare_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/instruments/{id}\",status=\"200\",le=\"+Inf\"}";
+        assert_eq!(line(inf).as_deref(), Some("3"));
+        assert!(!r.text.contains("/api/v1/instruments/1\""));
+        assert!(line("labshare_db_pool_connections{state=\"open\"}").is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n >= 1)));
+        assert!(line("labshare_db_pool_max_connections").is_some());
+    }
 }
