@@ -9,6 +9,7 @@ pub mod export;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod request_log;
 pub mod routes;
 pub mod seed;
 pub mod state;
@@ -259,18 +260,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));
 }
 
-/// The request line as the access log shows it (like `%r`), without the
-/// secret of a personal calendar feed.
-fn request_line(req: &actix_web::dev::ServiceRequest) -> String {
-    let target = req.uri().path_and_query().map_or("/", |p| p.as_str());
-    format!(
-        "{} {} {:?}",
-        req.method(),
-        calendar::redact_feed_token(target),
-        req.version()
-    )
-}
-
 /// Builds and starts the server on an already bound listener.
 ///
 /// # Errors
@@ -295,11 +284,7 @@ pub fn serve(
             .app_data(counters.clone())
             .wrap(actix_web::middleware::from_fn(metrics::record))
             .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
-            .wrap(
-                actix_web::middleware::Logger::new("%{request_line}xi %s %Dms")
-                    .custom_request_replace("request_line", request_line)
-                    .exclude("/healthz"),
-            )
+            .wrap(actix_web::middleware::from_fn(request_log::tag))
             .configure(configure)
             .default_service(web::to(not_found))
     })

@@ -26,7 +26,7 @@ use std::sync::Arc;
 const USAGE: &str = "usage: labshare <serve | migrate | seed-demo | openapi | admin create --username NAME>";
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    labshare_api::request_log::init_json_logger();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {

@@ -125,6 +125,30 @@ both_backends! {
         assert_eq!(r.body["status"], "ok");
     }
 
+    fn every_answer_carries_a_request_id_the_client_may_choose(app) {
+        let r = app.request(Method::GET, "/healthz", None, None).expect(200);
+        let id = r.header("x-request-id").unwrap_or_default().to_owned();
+        assert_eq!(id.len(), 32, "a fresh id: {id}");
+        let again = app.request(Method::GET, "/healthz", None, None);
+        assert_ne!(again.header("x-request-id"), Some(id.as_str()));
+        let mine = app
+            .client
+            .get(format!("{}/api/v1/instruments", app.base))
+            .header("x-request-id", "HIS-2026.11-0042")
+            .send()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mine.status().as_u16(), 401);
+        assert_eq!(mine.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("HIS-2026.11-0042"));
+        let odd = app
+            .client
+            .get(format!("{}/healthz", app.base))
+            .header("x-request-id", "not a token")
+            .send()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let replaced = odd.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(replaced.len() == 32 && replaced != "not a token");
+    }
+
     fn prometheus_metrics_count_requests_by_route_pattern_and_status(app) {
         app.seed_demo();
         let token = app.login("regulator");
