@@ -108,6 +108,9 @@ pub enum ApiError {
         kind: &'static str,
         detail: String,
     },
+    /// `If-Match` names a representation that is no longer current.
+    #[error("precondition failed")]
+    PreconditionFailed,
     #[error("busy: {0}")]
     Busy(String),
     #[error("internal error: {0}")]
@@ -138,6 +141,11 @@ impl ApiError {
             ),
             Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
             Refused { status, kind, .. } => (*status, kind, "Refused by a rule of the platform"),
+            PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+            ),
             Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Service busy"),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
@@ -180,6 +188,11 @@ impl ApiError {
             ApiError::Conflict { detail, errors, .. } => {
                 (detail.clone(), (!errors.is_empty()).then(|| errors.clone()), None)
             }
+            ApiError::PreconditionFailed => (
+                "the resource changed since the ETag in If-Match; nothing was changed, read it again".into(),
+                None,
+                None,
+            ),
             ApiError::Busy(_) => (
                 "the database is busy; nothing was changed, retry shortly".into(),
                 None,
