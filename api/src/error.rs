@@ -108,6 +108,9 @@ pub enum ApiError {
         kind: &'static str,
         detail: String,
     },
+    /// `If-Match` names a representation that is no longer current.
+    #[error("precondition failed")]
+    PreconditionFailed,
     #[error("busy: {0}")]
     Busy(String),
     /// Too many failed sign-ins: try again after `retry_after` seconds.
@@ -141,6 +144,11 @@ impl ApiError {
             ),
             Conflict { kind, .. } => (StatusCode::CONFLICT, kind, "Conflict"),
             Refused { status, kind, .. } => (*status, kind, "Refused by a rule of the platform"),
+            PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+            ),
             Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy", "Service busy"),
             TooManyAttempts { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -188,6 +196,11 @@ impl ApiError {
             ApiError::Conflict { detail, errors, .. } => {
                 (detail.clone(), (!errors.is_empty()).then(|| errors.clone()), None)
             }
+            ApiError::PreconditionFailed => (
+                "the resource changed since the ETag in If-Match; nothing was changed, read it again".into(),
+                None,
+                None,
+            ),
             ApiError::Busy(_) => (
                 "the database is busy; nothing was changed, retry shortly".into(),
                 None,

@@ -5,6 +5,7 @@ pub mod billing;
 pub mod config;
 pub mod dto;
 pub mod error;
+pub mod etag;
 pub mod export;
 pub mod extract;
 pub mod metrics;

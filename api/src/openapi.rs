@@ -101,6 +101,52 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::response::Response> {
     )
 }
 
+fn etag_header() -> utoipa::openapi::header::Header {
+    utoipa::openapi::header::HeaderBuilder::new()
+        .schema(utoipa::openapi::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String))
+        .description(Some(
+            "Strong entity tag of the representation: send it back in `If-None-Match` or `If-Match`",
+        ))
+        .build()
+}
+
+fn has_header(op: &Operation, name: &str) -> bool {
+    op.parameters.as_ref().is_some_and(|ps| {
+        ps.iter()
+            .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Header && p.name == name)
+    })
+}
+
+/// An operation with `If-None-Match` or `If-Match` answers an `ETag`, and
+/// 304 or 412 when the condition does not hold.
+fn conditional(op: &mut Operation) {
+    let reads = has_header(op, "If-None-Match");
+    let changes = has_header(op, "If-Match");
+    if !(reads || changes) {
+        return;
+    }
+    if let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") {
+        ok.headers.insert("ETag".into(), etag_header());
+    }
+    if reads {
+        op.responses.responses.entry("304".into()).or_insert_with(|| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description("Not modified: `If-None-Match` names the current representation; no body")
+                    .header("ETag", etag_header())
+                    .build(),
+            )
+        });
+    }
+    if changes {
+        add(
+            op,
+            "412",
+            "`If-Match` names a representation that is no longer current; nothing was changed",
+        );
+    }
+}
+
 fn add(op: &mut Operation, status: &str, description: &str) {
     op.responses
         .responses
@@ -130,6 +176,7 @@ impl Modify for Conventions {
                 item.delete.as_mut(),
             ];
             for op in ops.into_iter().flatten() {
+                conditional(op);
                 let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
                 let has_body = op.request_body.is_some();
                 let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());

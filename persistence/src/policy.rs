@@ -52,3 +52,16 @@ pub fn store(conn: &mut DbConn, body: &str, by: UserId, now: NaiveDateTime) -> R
     }
     Ok(())
 }
+
+/// Serialises changes of the policy for the rest of the transaction, so that
+/// a read-compare-write of it sees every change committed before. On SQLite
+/// the immediate write transaction already serialises writers.
+///
+/// # Errors
+/// Database errors.
+pub fn lock(conn: &mut DbConn) -> Result<(), RepoError> {
+    if let DbConn::Postgresql(_) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(727201)").execute(conn)?;
+    }
+    Ok(())
+}

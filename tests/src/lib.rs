@@ -288,6 +288,28 @@ impl TestApp {
         Self::read(req.send().unwrap_or_else(|e| panic!("{path}: {e}")))
     }
 
+    /// Sends a request with extra headers (conditional requests).
+    pub fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        Self::read(req.send().unwrap_or_else(|e| panic!("{path}: {e}")))
+    }
+
     /// Sends raw bytes with a content type.
     pub fn raw(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Resp {
         let mut req = self

@@ -613,18 +613,19 @@ pub async fn list(
 
 /// Read an assessment, with the policy values it used.
 #[utoipa::path(get, path = "/api/v1/assessments/{id}", tag = "assessments", operation_id = "getAssessment",
-    params(("id" = i64, Path, description = "Assessment id")),
+    params(("id" = i64, Path, description = "Assessment id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The assessment", body = AssessmentView)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
     bearer: Bearer,
+    pre: crate::etag::Preconditions,
     id: crate::extract::Id,
-) -> Result<web::Json<AssessmentView>, ApiError> {
+) -> Result<actix_web::HttpResponse, ApiError> {
     let view = state
         .read(&bearer, move |c, ctx| assessment_view(load_readable(c, ctx, id.0)?))
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// Recompute a draft.

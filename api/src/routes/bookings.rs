@@ -329,14 +329,19 @@ pub(crate) fn load_readable(c: &mut DbConn, ctx: &Ctx, id: i64) -> Result<(Booki
 
 /// Read a booking.
 #[utoipa::path(get, path = "/api/v1/bookings/{id}", tag = "bookings", operation_id = "getBooking",
-    params(("id" = i64, Path, description = "Booking id")),
+    params(("id" = i64, Path, description = "Booking id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The booking", body = BookingView)),
     security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<BookingView>, ApiError> {
-    let view = state
+pub async fn get(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    pre: crate::etag::Preconditions,
+    id: Id,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let view: BookingView = state
         .read(&bearer, move |c, ctx| Ok(load_readable(c, ctx, id.0)?.0.into()))
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// List bookings.

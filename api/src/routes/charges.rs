@@ -284,10 +284,15 @@ fn detail(c: &mut DbConn, charge: Charge) -> Result<ChargeDetail, ApiError> {
 /// admins of the paying and providing units, and the platform office,
 /// commission and regulators.
 #[utoipa::path(get, path = "/api/v1/charges/{id}", tag = "charges", operation_id = "getCharge",
-    params(("id" = i64, Path, description = "Charge id")),
+    params(("id" = i64, Path, description = "Charge id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The charge", body = ChargeDetail)),
     security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<ChargeDetail>, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    pre: crate::etag::Preconditions,
+    id: Id,
+) -> Result<actix_web::HttpResponse, ApiError> {
     let view = state
         .read(&bearer, move |c, ctx| {
             let charge = repo::get(c, id.0)?;
@@ -297,7 +302,7 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
             detail(c, charge)
         })
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// List charges.

@@ -399,14 +399,19 @@ pub async fn propose(
 /// rejections only to the owning unit's admin and the platform office,
 /// commission and regulators.
 #[utoipa::path(get, path = "/api/v1/fee-standards/{id}", tag = "fees", operation_id = "getFeeStandard",
-    params(("id" = i64, Path, description = "Fee standard id")),
+    params(("id" = i64, Path, description = "Fee standard id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The fee standard", body = FeeStandardView)),
     security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<FeeStandardView>, ApiError> {
-    let view = state
+pub async fn get(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    pre: crate::etag::Preconditions,
+    id: Id,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let view: FeeStandardView = state
         .read(&bearer, move |c, ctx| Ok(load_visible(c, ctx, id.0)?.into()))
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// List fee standards.

@@ -168,10 +168,15 @@ pub async fn create(
 
 /// Read an institution.
 #[utoipa::path(get, path = "/api/v1/institutions/{id}", tag = "institutions", operation_id = "getInstitution",
-    params(("id" = i64, Path, description = "Institution id")),
+    params(("id" = i64, Path, description = "Institution id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The institution", body = InstitutionView)),
     security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<InstitutionView>, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    pre: crate::etag::Preconditions,
+    id: Id,
+) -> Result<actix_web::HttpResponse, ApiError> {
     let view = state
         .read(&bearer, move |c, ctx| {
             let id = InstitutionId(id.0);
@@ -179,7 +184,7 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
             Ok(InstitutionView::from(repo::get(c, id)?))
         })
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// List institutions.
@@ -210,7 +215,7 @@ pub async fn list(
 ///
 /// Platform office only. Absent fields keep their value.
 #[utoipa::path(patch, path = "/api/v1/institutions/{id}", tag = "institutions", operation_id = "updateInstitution",
-    params(("id" = i64, Path, description = "Institution id")),
+    params(("id" = i64, Path, description = "Institution id"), crate::etag::IfMatch),
     request_body = InstitutionPatch,
     responses((status = 200, description = "The updated institution", body = InstitutionView),
               (status = 409, description = "Name or credit code taken", body = Problem, content_type = "application/problem+json")),
@@ -218,9 +223,10 @@ pub async fn list(
 pub async fn update(
     state: web::Data<AppState>,
     bearer: Bearer,
+    pre: crate::etag::Preconditions,
     id: Id,
     body: Body<InstitutionPatch>,
-) -> Result<web::Json<InstitutionView>, ApiError> {
+) -> Result<actix_web::HttpResponse, ApiError> {
     let patch = body.0;
     let view = state
         .write(&bearer, move |c, ctx| {
@@ -228,6 +234,7 @@ pub async fn update(
             allow(ctx, Action::UpdateInstitution, &Resource::Institution(id))?;
             lock_row(c, Lockable::Institutions, id.0)?;
             let before = repo::get(c, id)?;
+            pre.check(&InstitutionView::from(before.clone()))?;
             let mut problems = Vec::new();
             let code = patch
                 .credit_code
@@ -265,5 +272,5 @@ pub async fn update(
             Ok(after)
         })
         .await?;
-    Ok(web::Json(view))
+    crate::etag::tagged(&view)
 }

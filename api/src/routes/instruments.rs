@@ -533,16 +533,21 @@ pub async fn create(
 ///
 /// Another unit's instrument is visible once listed and shared with the reader.
 #[utoipa::path(get, path = "/api/v1/instruments/{id}", tag = "instruments", operation_id = "getInstrument",
-    params(("id" = i64, Path, description = "Instrument id")),
+    params(("id" = i64, Path, description = "Instrument id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The instrument", body = InstrumentView)),
     security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<InstrumentView>, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    pre: crate::etag::Preconditions,
+    id: Id,
+) -> Result<actix_web::HttpResponse, ApiError> {
     let view = state
         .read(&bearer, move |c, ctx| {
             Ok(InstrumentView::new(load_visible(c, ctx, InstrumentId(id.0))?, ctx))
         })
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// Browse the catalogue.
@@ -599,7 +604,7 @@ pub async fn list(
 /// The platform office or the unit admin of its institution; an assigned
 /// instrument manager may change `status` alone (report a fault or repair).
 #[utoipa::path(patch, path = "/api/v1/instruments/{id}", tag = "instruments", operation_id = "updateInstrument",
-    params(("id" = i64, Path, description = "Instrument id")),
+    params(("id" = i64, Path, description = "Instrument id"), crate::etag::IfMatch),
     request_body = InstrumentPatch,
     responses((status = 200, description = "The updated instrument", body = InstrumentView),
               (status = 409, description = "Asset number taken in the institution", body = Problem, content_type = "application/problem+json")),
@@ -607,9 +612,10 @@ pub async fn list(
 pub async fn update(
     state: web::Data<AppState>,
     bearer: Bearer,
+    pre: crate::etag::Preconditions,
     id: Id,
     body: Body<InstrumentPatch>,
-) -> Result<web::Json<InstrumentView>, ApiError> {
+) -> Result<actix_web::HttpResponse, ApiError> {
     let patch = body.0;
     let view = state
         .write(&bearer, move |c, ctx| {
@@ -622,6 +628,7 @@ pub async fn update(
                 Action::UpdateInstrument
             };
             allow(ctx, action, &Resource::Instrument(&before.value.access()))?;
+            pre.check(&InstrumentView::new(before.clone(), ctx))?;
             let mut data = before.value.instrument.data.clone();
             let problems = patch.apply(&mut data);
             all_problems(problems, data.check(ctx.today()))?;
@@ -658,7 +665,7 @@ pub async fn update(
             Ok(after)
         })
         .await?;
-    Ok(web::Json(view))
+    crate::etag::tagged(&view)
 }
 
 fn listing_step(c: &mut DbConn, ctx: &Ctx, id: InstrumentId, step: ListingAction) -> Result<InstrumentView, ApiError> {

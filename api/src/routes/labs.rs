@@ -182,10 +182,15 @@ pub async fn create(
 
 /// Read a lab.
 #[utoipa::path(get, path = "/api/v1/labs/{id}", tag = "labs", operation_id = "getLab",
-    params(("id" = i64, Path, description = "Lab id")),
+    params(("id" = i64, Path, description = "Lab id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The lab", body = LabView)),
     security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<LabView>, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    pre: crate::etag::Preconditions,
+    id: Id,
+) -> Result<actix_web::HttpResponse, ApiError> {
     let view = state
         .read(&bearer, move |c, ctx| {
             let lab = repo::get(c, LabId(id.0))?;
@@ -199,7 +204,7 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
             Ok(LabView::from(lab))
         })
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// List labs.
@@ -230,7 +235,7 @@ pub async fn list(
 /// The platform office, or the unit admin of the lab's institution. The
 /// institution of a lab never changes.
 #[utoipa::path(patch, path = "/api/v1/labs/{id}", tag = "labs", operation_id = "updateLab",
-    params(("id" = i64, Path, description = "Lab id")),
+    params(("id" = i64, Path, description = "Lab id"), crate::etag::IfMatch),
     request_body = LabPatch,
     responses((status = 200, description = "The updated lab", body = LabView),
               (status = 409, description = "Name taken in the institution", body = Problem, content_type = "application/problem+json")),
@@ -238,9 +243,10 @@ pub async fn list(
 pub async fn update(
     state: web::Data<AppState>,
     bearer: Bearer,
+    pre: crate::etag::Preconditions,
     id: Id,
     body: Body<LabPatch>,
-) -> Result<web::Json<LabView>, ApiError> {
+) -> Result<actix_web::HttpResponse, ApiError> {
     let p = body.0;
     let view = state
         .write(&bearer, move |c, ctx| {
@@ -253,6 +259,7 @@ pub async fn update(
                     institution_id: before.value.institution_id,
                 },
             )?;
+            pre.check(&LabView::from(before.clone()))?;
             let mut d = before.value.data.clone();
             if let Some(v) = p.name {
                 d.name = v;
@@ -282,5 +289,5 @@ pub async fn update(
             Ok(after)
         })
         .await?;
-    Ok(web::Json(view))
+    crate::etag::tagged(&view)
 }

@@ -364,11 +364,16 @@ fn view(c: &mut DbConn, policy: &Policy) -> Result<PolicyView, ApiError> {
 ///
 /// The numbers every rule of the measures uses, as in force now.
 #[utoipa::path(get, path = "/api/v1/policy", tag = "policy", operation_id = "getPolicy",
+    params(crate::etag::IfNoneMatch),
     responses((status = 200, description = "The policy in force", body = PolicyView)),
     security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, bearer: Bearer) -> Result<web::Json<PolicyView>, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    pre: crate::etag::Preconditions,
+) -> Result<actix_web::HttpResponse, ApiError> {
     let v = state.read(&bearer, move |c, ctx| view(c, &ctx.policy)).await?;
-    Ok(web::Json(v))
+    pre.read(&v)
 }
 
 /// Change the platform policy.
@@ -378,20 +383,27 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer) -> Result<web::Json
 /// effect for requests that begin afterwards; assessments keep the values
 /// they were computed with.
 #[utoipa::path(put, path = "/api/v1/policy", tag = "policy", operation_id = "updatePolicy",
+    params(crate::etag::IfMatch),
     request_body = PolicyDoc,
     responses((status = 200, description = "The policy now in force", body = PolicyView)),
     security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
     bearer: Bearer,
+    pre: crate::etag::Preconditions,
     body: Body<PolicyDoc>,
-) -> Result<web::Json<PolicyView>, ApiError> {
+) -> Result<actix_web::HttpResponse, ApiError> {
     let doc = body.0;
+    let base = state.policy.clone();
     let v = state
         .write(&bearer, move |c, ctx| {
             allow(ctx, Action::UpdatePolicy, &Resource::Platform)?;
-            let policy = doc.to_policy(&ctx.policy).map_err(ApiError::Validation)?;
-            let before = PolicyDoc::from(ctx.policy.as_ref());
+            // Read again under the lock: a concurrent change committed meanwhile is seen.
+            repo::lock(c)?;
+            let in_force = current(c, &base)?;
+            pre.check(&view(c, &in_force)?)?;
+            let policy = doc.to_policy(&in_force).map_err(ApiError::Validation)?;
+            let before = PolicyDoc::from(&in_force);
             let after = PolicyDoc::from(&policy);
             let text = serde_json::to_string(&after).map_err(|e| ApiError::Internal(e.to_string()))?;
             repo::store(c, &text, ctx.actor.user_id, ctx.now_naive())?;
@@ -399,5 +411,5 @@ pub async fn update(
             view(c, &policy)
         })
         .await?;
-    Ok(web::Json(v))
+    crate::etag::tagged(&v)
 }

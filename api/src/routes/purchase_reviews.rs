@@ -451,18 +451,19 @@ pub async fn list(
 /// The requesting unit's admin, the platform office, commission and
 /// regulators; to anyone else it does not exist (404).
 #[utoipa::path(get, path = "/api/v1/purchase-reviews/{id}", tag = "purchase-reviews", operation_id = "getPurchaseReview",
-    params(("id" = i64, Path, description = "Purchase review id")),
+    params(("id" = i64, Path, description = "Purchase review id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The purchase review", body = PurchaseReviewView)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
     bearer: Bearer,
+    pre: crate::etag::Preconditions,
     id: Id,
-) -> Result<web::Json<PurchaseReviewView>, ApiError> {
-    let view = state
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let view: PurchaseReviewView = state
         .read(&bearer, move |c, ctx| Ok(load_visible(c, ctx, id.0)?.into()))
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 fn step(c: &mut DbConn, ctx: &Ctx, id: i64, action: PurchaseReviewAction) -> Result<PurchaseReviewView, ApiError> {

@@ -426,22 +426,23 @@ pub async fn update_item(
 
 /// Read a service item.
 #[utoipa::path(get, path = "/api/v1/service-items/{id}", tag = "service", operation_id = "getServiceItem",
-    params(("id" = i64, Path, description = "Service item id")),
+    params(("id" = i64, Path, description = "Service item id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The item", body = ServiceItemView)),
     security(("bearer" = [])))]
 pub async fn get_item(
     state: web::Data<AppState>,
     bearer: Bearer,
+    pre: crate::etag::Preconditions,
     id: Id,
-) -> Result<web::Json<ServiceItemView>, ApiError> {
-    let view = state
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let view: ServiceItemView = state
         .read(&bearer, move |c, ctx| {
             let item = repo::get_item(c, id.0)?;
             visible_item(c, ctx, &item)?;
             Ok(item.into())
         })
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// An item is visible with its primary instrument.
@@ -599,17 +600,22 @@ pub(crate) fn load_order(c: &mut DbConn, ctx: &Ctx, id: i64) -> Result<(Order, B
 
 /// Read a service order.
 #[utoipa::path(get, path = "/api/v1/service-orders/{id}", tag = "service", operation_id = "getServiceOrder",
-    params(("id" = i64, Path, description = "Order id")),
+    params(("id" = i64, Path, description = "Order id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The order", body = OrderView)),
     security(("bearer" = [])))]
-pub async fn get_order(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<OrderView>, ApiError> {
+pub async fn get_order(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    pre: crate::etag::Preconditions,
+    id: Id,
+) -> Result<actix_web::HttpResponse, ApiError> {
     let view = state
         .read(&bearer, move |c, ctx| {
             let (o, _, item) = load_order(c, ctx, id.0)?;
             Ok(OrderView::new(o, item.data.turnaround_days, ctx))
         })
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// List service orders.

@@ -328,10 +328,15 @@ pub async fn list(
 ///
 /// Its charges are listed by `GET /api/v1/charges?statement_id=…`.
 #[utoipa::path(get, path = "/api/v1/statements/{id}", tag = "statements", operation_id = "getStatement",
-    params(("id" = i64, Path, description = "Statement id")),
+    params(("id" = i64, Path, description = "Statement id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The statement", body = StatementView)),
     security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<StatementView>, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    pre: crate::etag::Preconditions,
+    id: Id,
+) -> Result<actix_web::HttpResponse, ApiError> {
     let view = state
         .read(&bearer, move |c, ctx| {
             let s = repo::get(c, id.0)?;
@@ -341,7 +346,7 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
             Ok(StatementView::from(s))
         })
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 const STATEMENT_COLUMNS: [Column; 15] = [

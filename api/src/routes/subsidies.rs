@@ -399,7 +399,7 @@ pub async fn create_programme(
 /// Platform office only; once approved, a programme keeps the terms the
 /// commission approved (`/problems/programme-transition`).
 #[utoipa::path(patch, path = "/api/v1/subsidy-programmes/{id}", tag = "subsidies", operation_id = "updateSubsidyProgramme",
-    params(("id" = i64, Path, description = "Programme id")),
+    params(("id" = i64, Path, description = "Programme id"), crate::etag::IfMatch),
     request_body = ProgrammePatch,
     responses((status = 200, description = "The changed programme", body = ProgrammeView),
               (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json")),
@@ -407,15 +407,17 @@ pub async fn create_programme(
 pub async fn update_programme(
     state: web::Data<AppState>,
     bearer: Bearer,
+    pre: crate::etag::Preconditions,
     id: Id,
     body: Body<ProgrammePatch>,
-) -> Result<web::Json<ProgrammeView>, ApiError> {
+) -> Result<actix_web::HttpResponse, ApiError> {
     let patch = body.0;
     let view = state
         .write(&bearer, move |c, ctx| {
             lock_row(c, Lockable::SubsidyProgrammes, id.0)?;
             let before = load_programme(c, ctx, id.0)?;
             allow(ctx, Action::ManageProgrammes, &Resource::Platform)?;
+            pre.check(&ProgrammeView::from(before.clone()))?;
             check_editable(before.status)?;
             let mut data = before.data.clone();
             let problems = patch.apply(&mut data);
@@ -433,25 +435,26 @@ pub async fn update_programme(
             Ok(after)
         })
         .await?;
-    Ok(web::Json(view))
+    crate::etag::tagged(&view)
 }
 
 /// Read a subsidy programme, with its budget, spending and what is left.
 ///
 /// Every signed-in user; drafts only the platform office, commission and regulators.
 #[utoipa::path(get, path = "/api/v1/subsidy-programmes/{id}", tag = "subsidies", operation_id = "getSubsidyProgramme",
-    params(("id" = i64, Path, description = "Programme id")),
+    params(("id" = i64, Path, description = "Programme id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The programme", body = ProgrammeView)),
     security(("bearer" = [])))]
 pub async fn get_programme(
     state: web::Data<AppState>,
     bearer: Bearer,
+    pre: crate::etag::Preconditions,
     id: Id,
-) -> Result<web::Json<ProgrammeView>, ApiError> {
-    let view = state
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let view: ProgrammeView = state
         .read(&bearer, move |c, ctx| Ok(load_programme(c, ctx, id.0)?.into()))
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// List subsidy programmes.
@@ -779,14 +782,19 @@ pub async fn apply(
 ///
 /// One's own; a unit admin's unit's; any for the platform office, commission and regulators.
 #[utoipa::path(get, path = "/api/v1/subsidy-grants/{id}", tag = "subsidies", operation_id = "getSubsidyGrant",
-    params(("id" = i64, Path, description = "Grant id")),
+    params(("id" = i64, Path, description = "Grant id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The grant", body = GrantView)),
     security(("bearer" = [])))]
-pub async fn get_grant(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<GrantView>, ApiError> {
-    let view = state
+pub async fn get_grant(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    pre: crate::etag::Preconditions,
+    id: Id,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let view: GrantView = state
         .read(&bearer, move |c, ctx| Ok(load_grant(c, ctx, id.0)?.into()))
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// List grants.

@@ -256,11 +256,16 @@ pub async fn create(
 
 /// Read a usage record.
 #[utoipa::path(get, path = "/api/v1/usage-records/{id}", tag = "usage", operation_id = "getUsageRecord",
-    params(("id" = i64, Path, description = "Usage record id")),
+    params(("id" = i64, Path, description = "Usage record id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The record", body = UsageRecordView)),
     security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<UsageRecordView>, ApiError> {
-    let view = state
+pub async fn get(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    pre: crate::etag::Preconditions,
+    id: Id,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let view: UsageRecordView = state
         .read(&bearer, move |c, ctx| {
             let u = repo::get(c, id.0)?;
             let instrument = instruments::get(c, u.instrument_id)?;
@@ -275,7 +280,7 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
             Ok(u.into())
         })
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// List usage records.

@@ -239,10 +239,15 @@ pub async fn create(
 ///
 /// One's own; an admin's unit's; any for the platform office and commission.
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", operation_id = "getUser",
-    params(("id" = i64, Path, description = "User id")),
+    params(("id" = i64, Path, description = "User id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The account", body = UserView)),
     security(("bearer" = [])))]
-pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<web::Json<UserView>, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+    pre: crate::etag::Preconditions,
+    id: Id,
+) -> Result<actix_web::HttpResponse, ApiError> {
     let view = state
         .read(&bearer, move |c, ctx| {
             let user = repo::get(c, UserId(id.0))?;
@@ -253,7 +258,7 @@ pub async fn get(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<w
             user_view(c, user)
         })
         .await?;
-    Ok(web::Json(view))
+    pre.read(&view)
 }
 
 /// List accounts.
@@ -300,16 +305,17 @@ pub async fn list(
 /// Only the platform office sets `tags`, which subsidy programmes select
 /// beneficiaries by (`high_level_talent`).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", operation_id = "updateUser",
-    params(("id" = i64, Path, description = "User id")),
+    params(("id" = i64, Path, description = "User id"), crate::etag::IfMatch),
     request_body = UserPatch,
     responses((status = 200, description = "The updated account", body = UserView)),
     security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
     bearer: Bearer,
+    pre: crate::etag::Preconditions,
     id: Id,
     body: Body<UserPatch>,
-) -> Result<web::Json<UserView>, ApiError> {
+) -> Result<actix_web::HttpResponse, ApiError> {
     let p = body.0;
     if let Some(pw) = &p.password {
         // Checked against the username again inside the transaction.
@@ -332,6 +338,7 @@ pub async fn update(
             if !is_admin && (!is_self || p.active.is_some() || p.roles.is_some()) {
                 return Err(ApiError::Forbidden);
             }
+            pre.check(&user_view(c, before.clone())?)?;
             if p.tags.is_some() {
                 allow(ctx, Action::TagUser, &resource)?;
             }
@@ -403,5 +410,5 @@ pub async fn update(
             Ok(after)
         })
         .await?;
-    Ok(web::Json(view))
+    crate::etag::tagged(&view)
 }

@@ -92,6 +92,11 @@ fn every_operation_is_documented_for_integrators() {
                             problems.push(format!("{name}: {status} schema without examples"));
                         }
                     }
+                } else if status.starts_with('3') {
+                    // A redirection or 304 carries no body.
+                    if response.get("content").is_some() {
+                        problems.push(format!("{name}: {status} has a body"));
+                    }
                 } else if !response["content"]["application/problem+json"]["schema"]["$ref"]
                     .as_str()
                     .is_some_and(|r| r.ends_with("/Problem"))

@@ -10,6 +10,7 @@ mod catalogue;
 mod charges;
 mod contract;
 mod errors;
+mod etags;
 mod fees;
 mod fixtures;
 mod purchase_reviews;
