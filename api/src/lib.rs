@@ -111,6 +111,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(users::get))
                         .route(web::patch().to(users::update)),
                 )
+                .service(resource("/audit-events/verify").route(web::get().to(audit::verify)))
                 .service(resource("/audit-events").route(web::get().to(audit::list)))
                 .service(
                     resource("/instruments/{id}/booking-rules")

@@ -27,7 +27,7 @@ use utoipa::{Modify, OpenApi};
         instruments::set_managers, instruments::listing_overdue,
         instruments::submit_listing, instruments::approve_listing, instruments::reject_listing,
         users::create, users::list, users::get, users::update,
-        audit::list,
+        audit::list, audit::verify,
         schedule::get_rules, schedule::set_rules, schedule::get_opening, schedule::set_opening,
         schedule::create_blackout, schedule::list_blackouts, schedule::cancel_blackout, schedule::get_availability,
         qualifications::create, qualifications::list, qualifications::revoke,

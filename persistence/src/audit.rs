@@ -1,11 +1,24 @@
 //! The append-only audit trail: who changed what, when, before and after.
 //! Callers write an event in the same transaction as the change.
+//!
+//! The trail is a hash chain. Each event stores `prev_hash`, the hash of the
+//! event before it (64 zeros for the first), and `hash`, the SHA-256 of
+//! [`canonical`] over its own fields and `prev_hash`. The one-row table
+//! `audit_chain_head` holds the last event's id and hash; writers lock it (on
+//! PostgreSQL; SQLite's immediate write transaction already serialises
+//! writers) so that the chain stays linear, and a unique index on
+//! `prev_hash` backs that up. [`verify`] walks the chain in id order.
 
+use crate::schema::audit_chain_head as head;
 use crate::schema::audit_events as t;
 use crate::{DbConn, Page, RepoError};
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, SubsecRound};
 use diesel::prelude::*;
 use labshare_domain::UserId;
+use sha2::{Digest, Sha256};
+
+/// The `prev_hash` of the first event of the chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// An audit event to write.
 #[derive(Debug, Clone)]
@@ -30,6 +43,8 @@ pub struct Event {
     pub object_id: i64,
     pub before: Option<serde_json::Value>,
     pub after: Option<serde_json::Value>,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -43,6 +58,75 @@ struct Row {
     object_id: i64,
     before_json: Option<String>,
     after_json: Option<String>,
+    prev_hash: Option<String>,
+    hash: Option<String>,
+}
+
+impl Row {
+    fn chain_hash(&self, prev_hash: &str) -> String {
+        chain_hash(&Fields {
+            id: self.id,
+            occurred_at: self.occurred_at,
+            actor: self.actor_user_id,
+            action: &self.action,
+            object_type: &self.object_type,
+            object_id: self.object_id,
+            before_json: self.before_json.as_deref(),
+            after_json: self.after_json.as_deref(),
+            prev_hash,
+        })
+    }
+}
+
+/// What the hash of an event covers.
+struct Fields<'a> {
+    id: i64,
+    occurred_at: NaiveDateTime,
+    actor: Option<i64>,
+    action: &'a str,
+    object_type: &'a str,
+    object_id: i64,
+    before_json: Option<&'a str>,
+    after_json: Option<&'a str>,
+    prev_hash: &'a str,
+}
+
+/// The unambiguous serialisation an event's hash is taken over: a version
+/// tag, then each field in a fixed order as `<byte length>:<bytes>;`, or
+/// `~;` when absent. Instants are UTC with exactly six fractional digits;
+/// snapshots are the stored JSON text, byte for byte.
+fn canonical(f: &Fields<'_>) -> Vec<u8> {
+    fn put(out: &mut Vec<u8>, value: Option<&str>) {
+        match value {
+            Some(v) => {
+                out.extend_from_slice(v.len().to_string().as_bytes());
+                out.push(b':');
+                out.extend_from_slice(v.as_bytes());
+                out.push(b';');
+            }
+            None => out.extend_from_slice(b"~;"),
+        }
+    }
+    let mut out = b"labshare-audit-v1;".to_vec();
+    put(&mut out, Some(&f.id.to_string()));
+    put(
+        &mut out,
+        Some(&f.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),
+    );
+    put(&mut out, f.actor.map(|a| a.to_string()).as_deref());
+    put(&mut out, Some(f.action));
+    put(&mut out, Some(f.object_type));
+    put(&mut out, Some(&f.object_id.to_string()));
+    put(&mut out, f.before_json);
+    put(&mut out, f.after_json);
+    put(&mut out, Some(f.prev_hash));
+    out
+}
+
+/// SHA-256, lower-case hex, of the canonical form.
+fn chain_hash(f: &Fields<'_>) -> String {
+    let digest = Sha256::digest(canonical(f));
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn parse(column: &str, text: Option<String>) -> Result<Option<serde_json::Value>, RepoError> {
@@ -53,18 +137,179 @@ fn parse(column: &str, text: Option<String>) -> Result<Option<serde_json::Value>
 /// # Errors
 /// Database errors.
 pub fn record(conn: &mut DbConn, e: &NewEvent<'_>, now: NaiveDateTime) -> Result<(), RepoError> {
-    diesel::insert_into(t::table)
+    // Both backends keep microseconds; the hash covers what is stored.
+    let now = now.trunc_subsecs(6);
+    let before_json = e.before.as_ref().map(serde_json::Value::to_string);
+    let after_json = e.after.as_ref().map(serde_json::Value::to_string);
+    let prev_hash = lock_head(conn)?;
+    let id: i64 = diesel::insert_into(t::table)
         .values((
             t::occurred_at.eq(now),
             t::actor_user_id.eq(e.actor.map(|u| u.0)),
             t::action.eq(e.action),
             t::object_type.eq(e.object_type),
             t::object_id.eq(e.object_id),
-            t::before_json.eq(e.before.as_ref().map(serde_json::Value::to_string)),
-            t::after_json.eq(e.after.as_ref().map(serde_json::Value::to_string)),
+            t::before_json.eq(&before_json),
+            t::after_json.eq(&after_json),
+            t::prev_hash.eq(&prev_hash),
         ))
+        .returning(t::id)
+        .get_result(conn)?;
+    let hash = chain_hash(&Fields {
+        id,
+        occurred_at: now,
+        actor: e.actor.map(|u| u.0),
+        action: e.action,
+        object_type: e.object_type,
+        object_id: e.object_id,
+        before_json: before_json.as_deref(),
+        after_json: after_json.as_deref(),
+        prev_hash: &prev_hash,
+    });
+    diesel::update(t::table.find(id)).set(t::hash.eq(&hash)).execute(conn)?;
+    move_head(conn, id, &hash)
+}
+
+/// Locks the head of the chain for the rest of the transaction and returns
+/// the hash to link to.
+fn lock_head(conn: &mut DbConn) -> Result<String, RepoError> {
+    let q = head::table.find(1).select(head::last_hash);
+    let last = match conn {
+        DbConn::Postgresql(pg) => q.for_update().first::<String>(pg).optional()?,
+        DbConn::Sqlite(_) => q.first::<String>(conn).optional()?,
+    };
+    last.ok_or_else(|| RepoError::Corrupt("audit_chain_head: the head row is missing".into()))
+}
+
+fn move_head(conn: &mut DbConn, id: i64, hash: &str) -> Result<(), RepoError> {
+    diesel::update(head::table.find(1))
+        .set((head::last_id.eq(id), head::last_hash.eq(hash)))
         .execute(conn)?;
     Ok(())
+}
+
+/// Chains, in id order, the events after the head that carry no hash yet:
+/// those written before the trail was hash-chained. The migration runner
+/// calls it after the migrations, in one write transaction; it returns how
+/// many it chained.
+///
+/// # Errors
+/// Database errors.
+pub fn seal_unchained(conn: &mut DbConn) -> Result<usize, RepoError> {
+    let mut prev_hash = lock_head(conn)?;
+    let start: Option<i64> = head::table.find(1).select(head::last_id).first(conn)?;
+    let mut after = start.unwrap_or(0);
+    let mut sealed = 0;
+    loop {
+        let rows: Vec<Row> = t::table
+            .select(Row::as_select())
+            .filter(t::id.gt(after))
+            .filter(t::hash.is_null())
+            .order(t::id)
+            .limit(VERIFY_PAGE)
+            .load(conn)?;
+        let Some(last) = rows.last().map(|r| r.id) else {
+            break;
+        };
+        for r in &rows {
+            let hash = r.chain_hash(&prev_hash);
+            diesel::update(t::table.find(r.id))
+                .set((t::prev_hash.eq(&prev_hash), t::hash.eq(&hash)))
+                .execute(conn)?;
+            move_head(conn, r.id, &hash)?;
+            prev_hash = hash;
+            sealed += 1;
+        }
+        after = last;
+    }
+    Ok(sealed)
+}
+
+const VERIFY_PAGE: i64 = 500;
+
+/// Why a link of the chain is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Break {
+    /// The event's stored hash is not the hash of its fields: it was edited.
+    HashMismatch,
+    /// The event does not link to the one before it: an event in between was
+    /// removed or inserted, or the link itself was edited.
+    PrevHashMismatch,
+    /// The chain ends before the event the head names: events at the end
+    /// were removed, or the head was edited.
+    HeadMismatch,
+}
+
+/// The outcome of walking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Events examined, the broken one included.
+    pub events_checked: i64,
+    /// The first broken link: the event's id and why.
+    pub first_broken: Option<(i64, Break)>,
+}
+
+/// Walks the chain in id order, a page at a time, up to the event the head
+/// names when the walk starts (events appended meanwhile are left for the
+/// next walk), and stops at the first broken link.
+///
+/// # Errors
+/// Database errors.
+pub fn verify(conn: &mut DbConn) -> Result<Verification, RepoError> {
+    let (last_id, last_hash): (Option<i64>, String) = head::table
+        .find(1)
+        .select((head::last_id, head::last_hash))
+        .first(conn)?;
+    let mut checked = 0;
+    let mut expected_prev = GENESIS.to_owned();
+    let mut seen_last = None;
+    let Some(last_id) = last_id else {
+        // An empty chain; any event at all means the head was reset.
+        let first: Option<i64> = t::table.select(t::id).order(t::id).first(conn).optional()?;
+        return Ok(Verification {
+            events_checked: 0,
+            first_broken: first.map(|id| (id, Break::PrevHashMismatch)),
+        });
+    };
+    let mut after = 0;
+    loop {
+        let rows: Vec<Row> = t::table
+            .select(Row::as_select())
+            .filter(t::id.gt(after))
+            .filter(t::id.le(last_id))
+            .order(t::id)
+            .limit(VERIFY_PAGE)
+            .load(conn)?;
+        let Some(page_last) = rows.last().map(|r| r.id) else {
+            break;
+        };
+        for r in &rows {
+            checked += 1;
+            if r.prev_hash.as_deref() != Some(expected_prev.as_str()) {
+                return Ok(broken(checked, r.id, Break::PrevHashMismatch));
+            }
+            if r.hash.as_deref() != Some(r.chain_hash(&expected_prev).as_str()) {
+                return Ok(broken(checked, r.id, Break::HashMismatch));
+            }
+            expected_prev = r.hash.clone().unwrap_or_default();
+            seen_last = Some(r.id);
+        }
+        after = page_last;
+    }
+    if seen_last != Some(last_id) || expected_prev != last_hash {
+        return Ok(broken(checked, last_id, Break::HeadMismatch));
+    }
+    Ok(Verification {
+        events_checked: checked,
+        first_broken: None,
+    })
+}
+
+fn broken(checked: i64, id: i64, why: Break) -> Verification {
+    Verification {
+        events_checked: checked,
+        first_broken: Some((id, why)),
+    }
 }
 
 /// Filters of the audit trail.
@@ -120,6 +365,8 @@ pub fn list(conn: &mut DbConn, f: &Filter) -> Result<Page<Event>, RepoError> {
                 object_id: r.object_id,
                 before: parse("before_json", r.before_json)?,
                 after: parse("after_json", r.after_json)?,
+                prev_hash: r.prev_hash,
+                hash: r.hash,
             })
         })
         .collect::<Result<Vec<_>, RepoError>>()?;

@@ -108,7 +108,9 @@ pub fn migrate(conn: &mut DbConn) -> Result<usize, RepoError> {
         DbConn::Postgresql(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
     };
-    done.map_err(|e| RepoError::Migration(e.to_string()))
+    let done = done.map_err(|e| RepoError::Migration(e.to_string()))?;
+    write_tx(conn, crate::audit::seal_unchained)?;
+    Ok(done)
 }
 
 /// Runs `f` in a write transaction. On SQLite it begins `IMMEDIATE`, taking

@@ -130,6 +130,16 @@ diesel::table! {
         object_id -> BigInt,
         before_json -> Nullable<Text>,
         after_json -> Nullable<Text>,
+        prev_hash -> Nullable<Text>,
+        hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_chain_head (singleton) {
+        singleton -> Integer,
+        last_id -> Nullable<BigInt>,
+        last_hash -> Text,
     }
 }
 
@@ -586,6 +596,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     sessions,
     refresh_tokens,
     audit_events,
+    audit_chain_head,
     booking_rules,
     opening_hours,
     blackouts,
