@@ -170,6 +170,23 @@ pub fn record(conn: &mut DbConn, e: &NewEvent<'_>, now: NaiveDateTime) -> Result
     move_head(conn, id, &hash)
 }
 
+/// Takes the head of the chain at the start of a PostgreSQL write
+/// transaction (see [`crate::write_tx`]); on SQLite the immediate
+/// transaction already holds the database.
+///
+/// # Errors
+/// Database errors.
+pub fn queue_writer(conn: &mut DbConn) -> Result<(), RepoError> {
+    if let DbConn::Postgresql(pg) = conn {
+        head::table
+            .find(1)
+            .select(head::last_id)
+            .for_update()
+            .load::<Option<i64>>(pg)?;
+    }
+    Ok(())
+}
+
 /// Locks the head of the chain for the rest of the transaction and returns
 /// the hash to link to.
 fn lock_head(conn: &mut DbConn) -> Result<String, RepoError> {

@@ -131,6 +131,13 @@ where
         }
         DbConn::Postgresql(_) => {
             <DbConn as TransactionManager<DbConn>>::begin_transaction(conn).map_err(|e| E::from(RepoError::from(e)))?;
+            // Every change is audited, and the audit chain has one head: a
+            // writer takes it first, before any other row, so that no two
+            // writers ever wait on each other in opposite orders.
+            if let Err(e) = crate::audit::queue_writer(conn) {
+                let _ = <DbConn as TransactionManager<DbConn>>::rollback_transaction(conn);
+                return Err(E::from(e));
+            }
         }
     }
     finish(conn, f)
