@@ -13,6 +13,8 @@ pub struct Config {
     pub production: bool,
     pub jwt_secret: String,
     pub pool_size: u32,
+    /// Browser origins allowed to call the API (`LABSHARE_CORS_ORIGINS`, comma-separated).
+    pub cors_origins: Vec<String>,
 }
 
 /// Why the configuration cannot be used.
@@ -30,6 +32,8 @@ pub enum ConfigError {
     Timezone(String),
     #[error("LABSHARE_DB_POOL must be a number from 1 to 64, not `{0}`")]
     Pool(String),
+    #[error("LABSHARE_CORS_ORIGINS: `{0}` is not an origin such as https://portal.example.cn")]
+    CorsOrigin(String),
 }
 
 impl Config {
@@ -77,7 +81,22 @@ impl Config {
                 _ => return Err(ConfigError::Pool(v)),
             },
         };
+        let mut cors_origins = Vec::new();
+        for origin in get("LABSHARE_CORS_ORIGINS")
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+        {
+            if origin.is_empty() {
+                continue;
+            }
+            if !crate::cors::valid_origin(origin) {
+                return Err(ConfigError::CorsOrigin(origin.to_owned()));
+            }
+            cors_origins.push(origin.to_owned());
+        }
         Ok(Self {
+            cors_origins,
             database,
             bind: get("LABSHARE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             production,
@@ -95,6 +114,26 @@ mod tests {
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
         Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn cors_origins_are_read_as_a_list_of_exact_origins() {
+        let c = config(&[(
+            "LABSHARE_CORS_ORIGINS",
+            "https://portal.nnwjw.gov.cn, http://localhost:5173",
+        )]);
+        assert_eq!(
+            c.map(|c| c.cors_origins),
+            Ok(vec![
+                "https://portal.nnwjw.gov.cn".to_owned(),
+                "http://localhost:5173".to_owned()
+            ])
+        );
+        assert_eq!(config(&[]).map(|c| c.cors_origins.len()), Ok(0));
+        assert_eq!(
+            config(&[("LABSHARE_CORS_ORIGINS", "*")]).err(),
+            Some(ConfigError::CorsOrigin("*".into()))
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod billing;
 pub mod config;
+pub mod cors;
 pub mod dto;
 pub mod error;
 pub mod etag;
@@ -286,6 +287,7 @@ pub fn serve(
             .app_data(counters.clone())
             .wrap(actix_web::middleware::from_fn(metrics::record))
             .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
+            .wrap(actix_web::middleware::from_fn(cors::apply))
             .wrap(actix_web::middleware::from_fn(request_log::tag))
             .configure(configure)
             .default_service(web::to(not_found))

@@ -156,6 +156,7 @@ fn serve() -> Result<(), String> {
         clock: Arc::new(chrono::Utc::now),
         keys: Arc::new(Keys::new(&config.jwt_secret)),
         policy: Arc::new(Policy::default()),
+        cors_origins: Arc::new(config.cors_origins.clone()),
     };
     println!("LabShare listening on http://{addr}");
     println!("  Swagger UI:   http://{addr}/docs/");

@@ -29,6 +29,8 @@ pub struct AppState {
     pub clock: Clock,
     pub keys: Arc<Keys>,
     pub policy: Arc<Policy>,
+    /// Browser origins allowed to call the API.
+    pub cors_origins: Arc<Vec<String>>,
 }
 
 /// What a handler's transaction knows besides the database.

@@ -163,6 +163,9 @@ impl Resp {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// The browser origin every test server allows (CORS).
+pub const TEST_ORIGIN: &str = "https://portal.test.nnwjw.cn";
+
 impl TestApp {
     /// A server on a fresh SQLite file.
     pub fn sqlite() -> Self {
@@ -215,6 +218,7 @@ impl TestApp {
             clock: Arc::new(move || *clock_for_app.lock().unwrap_or_else(|p| p.into_inner())),
             keys: Arc::new(Keys::new("test-secret-test-secret-test-secret")),
             policy: Arc::new(Policy::default()),
+            cors_origins: Arc::new(vec![TEST_ORIGIN.to_owned()]),
         };
         let state = app_state.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));

@@ -125,6 +125,49 @@ both_backends! {
         assert_eq!(r.body["status"], "ok");
     }
 
+    fn browsers_on_the_configured_origins_may_call_the_api_and_no_others(app) {
+        app.seed_demo();
+        let origin = labshare_tests::TEST_ORIGIN;
+        let preflight = |from: &str| {
+            app.client
+                .request(Method::OPTIONS, format!("{}/api/v1/instruments/1", app.base))
+                .header("origin", from)
+                .header("access-control-request-method", "PATCH")
+                .header("access-control-request-headers", "authorization, if-match")
+                .send()
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let ok = preflight(origin);
+        assert_eq!(ok.status().as_u16(), 204);
+        let h = |r: &reqwest::blocking::Response, name: &str| {
+            r.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+        };
+        assert_eq!(h(&ok, "access-control-allow-origin"), origin);
+        assert!(h(&ok, "access-control-allow-methods").contains("PATCH"));
+        assert!(h(&ok, "access-control-allow-headers").contains("If-Match"));
+        let refused = preflight("https://evil.example.com");
+        assert_eq!(refused.status().as_u16(), 403);
+        assert!(refused.headers().get("access-control-allow-origin").is_none());
+
+        let token = app.login("regulator");
+        let call = |from: &str| {
+            app.client
+                .get(format!("{}/api/v1/me", app.base))
+                .bearer_auth(&token)
+                .header("origin", from)
+                .send()
+                .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let r = call(origin);
+        assert_eq!(r.status().as_u16(), 200);
+        assert_eq!(h(&r, "access-control-allow-origin"), origin);
+        assert!(h(&r, "access-control-expose-headers").contains("ETag"));
+        assert!(h(&r, "vary").contains("Origin"));
+        let other = call("https://evil.example.com");
+        assert_eq!(other.status().as_u16(), 200, "the server answers; the browser withholds it");
+        assert!(other.headers().get("access-control-allow-origin").is_none());
+    }
+
     fn every_answer_carries_a_request_id_the_client_may_choose(app) {
         let r = app.request(Method::GET, "/healthz", None, None).expect(200);
         let id = r.header("x-request-id").unwrap_or_default().to_owned();
