@@ -237,26 +237,13 @@ pub fn charge(
     Ok(Some(charge))
 }
 
-/// Why an adjustment is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AdjustError {
-    #[error("an adjustment is corrected by adjusting the charge it adjusts")]
-    OfAdjustment,
-    #[error("the adjustment must not be zero")]
-    Zero,
-    #[error("the adjustment would make the charge negative: it stands at {0}")]
-    BelowZero(String),
-    #[error("the adjustment would make the charge exceed 99999999999.99")]
-    TooLarge,
-}
-
 /// Corrects a charge by `delta` fen with a reason: a new adjustment charge
 /// of its own, the original untouched. The subsidy is recomputed on the
 /// corrected amount and what is no longer due goes back to the grant and
 /// the programme; a correction upwards draws no more subsidy.
 ///
 /// # Errors
-/// [`AdjustError`] as [`ApiError::Refused`]; database errors.
+/// [`fees::AdjustError`] as [`ApiError::Refused`]; database errors.
 pub fn adjust(
     c: &mut DbConn,
     original: &Charge,
@@ -265,28 +252,16 @@ pub fn adjust(
     actor: UserId,
     now: DateTime<Utc>,
 ) -> Result<Charge, ApiError> {
-    let refuse = |e: AdjustError| ApiError::Refused {
+    let refuse = |e: fees::AdjustError| ApiError::Refused {
         status: actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
         kind: "charge-adjustment",
         detail: e.to_string(),
     };
-    if original.kind == ChargeKind::Adjustment {
-        return Err(refuse(AdjustError::OfAdjustment));
-    }
-    if delta == 0 {
-        return Err(refuse(AdjustError::Zero));
-    }
     lock_row(c, Lockable::Charges, original.id)?;
     let earlier = charges::adjustments_of(c, original.id)?;
     let current_gross = original.lines.gross + earlier.iter().map(|a| a.lines.gross).sum::<i64>();
     let current_subsidy = original.lines.subsidy + earlier.iter().map(|a| a.lines.subsidy).sum::<i64>();
-    let corrected = current_gross + delta;
-    if corrected < 0 {
-        return Err(refuse(AdjustError::BelowZero(labshare_domain::money::format_fen(
-            current_gross,
-        ))));
-    }
-    let corrected = Money::from_fen(corrected).map_err(|_| refuse(AdjustError::TooLarge))?;
+    let corrected = fees::corrected_gross(original.kind, current_gross, delta).map_err(refuse)?;
     let current = Money::from_fen(current_subsidy).unwrap_or(Money::ZERO);
     let subsidy_delta = match (original.programme_id, original.grant_id) {
         (Some(programme_id), Some(grant_id)) => {

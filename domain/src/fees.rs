@@ -522,6 +522,40 @@ impl ChargeBasis {
     }
 }
 
+/// Why an adjustment of a charge is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdjustError {
+    #[error("an adjustment is corrected by adjusting the charge it adjusts")]
+    OfAdjustment,
+    #[error("the adjustment must not be zero")]
+    Zero,
+    #[error("the adjustment would make the charge negative: it stands at {}", crate::money::format_fen(*.0))]
+    BelowZero(i64),
+    #[error("the adjustment would make the charge exceed 99999999999.99")]
+    TooLarge,
+}
+
+/// The gross of a charge after an adjustment of `delta` fen, given it
+/// stands at `current_gross` (the original and its earlier adjustments): a
+/// charge is corrected (never an adjustment itself), by a non-zero amount,
+/// and never below zero or beyond the largest amount.
+///
+/// # Errors
+/// [`AdjustError`] naming the rule broken.
+pub fn corrected_gross(kind: ChargeKind, current_gross: i64, delta: i64) -> Result<Money, AdjustError> {
+    if kind == ChargeKind::Adjustment {
+        return Err(AdjustError::OfAdjustment);
+    }
+    if delta == 0 {
+        return Err(AdjustError::Zero);
+    }
+    let corrected = current_gross.checked_add(delta).ok_or(AdjustError::TooLarge)?;
+    if corrected < 0 {
+        return Err(AdjustError::BelowZero(current_gross));
+    }
+    Money::from_fen(corrected).map_err(|_| AdjustError::TooLarge)
+}
+
 /// The inputs of the cost model of DESIGN.md §4, per instrument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CostInputs {
@@ -927,6 +961,32 @@ mod tests {
             decide(FeeStandardStatus::Approved, &reject("x"), today, today),
             Err(FeeDecisionError::InvalidTransition { .. })
         ));
+    }
+
+    #[test]
+    fn an_adjustment_corrects_a_charge_within_zero_and_the_largest_amount() {
+        assert_eq!(
+            corrected_gross(ChargeKind::Usage, 69_000, -20_000),
+            Ok(Money::from_fen(49_000).unwrap_or_default())
+        );
+        assert_eq!(corrected_gross(ChargeKind::NoShow, 69_000, -69_000), Ok(Money::ZERO));
+        assert_eq!(
+            corrected_gross(ChargeKind::Usage, 69_000, -69_001),
+            Err(AdjustError::BelowZero(69_000))
+        );
+        assert_eq!(corrected_gross(ChargeKind::Usage, 69_000, 0), Err(AdjustError::Zero));
+        assert_eq!(
+            corrected_gross(ChargeKind::Adjustment, 100, -1),
+            Err(AdjustError::OfAdjustment)
+        );
+        assert_eq!(
+            corrected_gross(ChargeKind::Usage, MAX_FEN, 1),
+            Err(AdjustError::TooLarge)
+        );
+        assert_eq!(
+            AdjustError::BelowZero(69_000).to_string(),
+            "the adjustment would make the charge negative: it stands at 690.00"
+        );
     }
 
     #[test]
