@@ -54,7 +54,7 @@ use utoipa::{Modify, OpenApi};
         reports::usage, reports::finance, reports::national,
         ops::healthz, ops::readyz, crate::metrics::metrics,
     ),
-    components(schemas(Problem, FieldProblem)),
+    components(schemas(Problem, FieldProblem, crate::export::Format)),
     modifiers(&Conventions),
     tags(
         (name = "auth", description = "Sign-in, tokens and the signed-in account"),

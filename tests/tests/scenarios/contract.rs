@@ -55,6 +55,36 @@ fn the_published_openapi_yaml_is_what_the_server_serves() {
     );
 }
 
+/// Every `$ref` in `value`, wherever it is.
+fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                out.push(r);
+            }
+            map.values().for_each(|v| refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_in_the_contract_resolves() {
+    let doc = serde_json::to_value(labshare_api::openapi::document()).unwrap_or_default();
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(found.len() > 100, "the document has references: {}", found.len());
+    let dangling: Vec<&str> = found
+        .into_iter()
+        .filter(|r| {
+            let pointer = r.strip_prefix('#').unwrap_or(r);
+            doc.pointer(pointer).is_none()
+        })
+        .collect();
+    assert!(dangling.is_empty(), "references to nothing: {dangling:?}");
+}
+
 #[test]
 fn every_operation_is_documented_for_integrators() {
     let doc = serde_json::to_value(labshare_api::openapi::document()).unwrap_or_default();
