@@ -4,7 +4,7 @@ CARGO ?= cargo
 DATABASE_URL ?= labshare.db
 export DATABASE_URL
 
-.PHONY: run test test-sqlite test-pg openapi lint fmt
+.PHONY: run test test-sqlite test-pg openapi lint fmt contract
 
 ## run: build, migrate, load the demo data (once) and serve on 127.0.0.1:8080
 run:
@@ -12,9 +12,15 @@ run:
 	./target/debug/labshare seed-demo
 	./target/debug/labshare serve
 
-## test: formatting, lints, then the whole suite on SQLite and PostgreSQL
+## test: formatting, lints, the whole suite on SQLite and PostgreSQL, then the contract checks
 test: lint
 	$(CARGO) test --workspace
+	$(MAKE) contract
+
+## contract: lint openapi.yaml and fuzz the live server on SQLite (see .ci/contract)
+contract:
+	$(CARGO) build --bin labshare
+	.ci/contract
 
 ## test-pg: the suite, failing (not skipping) when PostgreSQL is unreachable
 test-pg:

@@ -24,7 +24,7 @@ use utoipa::IntoParams;
 pub struct IfNoneMatch {
     /// ETags of representations the client holds (or `*`): when one is still
     /// current the answer is 304 Not Modified without a body.
-    #[param(rename = "If-None-Match", example = "\"3f2a…\"")]
+    #[param(rename = "If-None-Match", example = "\"9b2cf535f27731c974343645a3985328\"")]
     #[allow(dead_code)]
     if_none_match: Option<String>,
 }
@@ -37,7 +37,7 @@ pub struct IfMatch {
     /// When it is no longer current the answer is 412 and nothing changes.
     /// Optional, but clients should send it to avoid overwriting a
     /// concurrent change.
-    #[param(rename = "If-Match", example = "\"3f2a…\"")]
+    #[param(rename = "If-Match", example = "\"9b2cf535f27731c974343645a3985328\"")]
     #[allow(dead_code)]
     if_match: Option<String>,
 }

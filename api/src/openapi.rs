@@ -17,8 +17,10 @@ use utoipa::{Modify, OpenApi};
         title = "LabShare API",
         description = "南宁市卫生健康委员会共享实验室平台 — the shared laboratory platform of the Nanning Municipal Health Commission: catalogue and listing, booking and use, sample services, fees, subsidies and statements, accounts and audit.",
         version = "1.0.0",
-        license(name = "Apache-2.0")
+        license(name = "Apache-2.0"),
+        contact(name = "南宁市卫生健康委员会 共享实验室平台办公室 (the platform office)")
     ),
+    servers((url = "/", description = "The server that serves this document")),
     paths(
         auth::token, auth::logout, auth::me,
         institutions::create, institutions::list, institutions::get, institutions::update,

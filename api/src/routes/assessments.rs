@@ -612,6 +612,8 @@ pub async fn list(
 }
 
 /// Read an assessment, with the policy values it used.
+///
+/// Published assessments are visible to every signed-in user; drafts to the platform office, the commission and regulators. The answer carries the policy document the results were computed with.
 #[utoipa::path(get, path = "/api/v1/assessments/{id}", tag = "assessments", operation_id = "getAssessment",
     params(("id" = i64, Path, description = "Assessment id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The assessment", body = AssessmentView)),
@@ -971,6 +973,8 @@ pub async fn instruments(
 }
 
 /// An assessment's unit results.
+///
+/// One line per assessed unit: its score (the original-value-weighted mean of its instruments'), grade, management points entered by the assessor, external revenue, reward share and whether it must file a rectification plan.
 #[utoipa::path(get, path = "/api/v1/assessments/{id}/units", tag = "assessments", operation_id = "listAssessmentUnits",
     params(("id" = i64, Path, description = "Assessment id")),
     responses((status = 200, description = "The unit results", body = Vec<UnitResultView>)),

@@ -227,6 +227,8 @@ pub async fn logout(state: web::Data<AppState>, bearer: Bearer) -> Result<HttpRe
 }
 
 /// The signed-in account.
+///
+/// The account behind the access token, with its roles, tags and institution.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", operation_id = "getMe",
     responses((status = 200, description = "The account and its institution", body = MeView)),
     security(("bearer" = [])))]

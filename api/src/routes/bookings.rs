@@ -328,6 +328,8 @@ pub(crate) fn load_readable(c: &mut DbConn, ctx: &Ctx, id: i64) -> Result<(Booki
 }
 
 /// Read a booking.
+///
+/// Visible to the booker, the instrument's managers, the booker's and the owner's unit admins, the platform office, the commission and regulators.
 #[utoipa::path(get, path = "/api/v1/bookings/{id}", tag = "bookings", operation_id = "getBooking",
     params(("id" = i64, Path, description = "Booking id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The booking", body = BookingView)),
@@ -476,8 +478,10 @@ fn step(c: &mut DbConn, ctx: &Ctx, id: i64, action: BookingAction) -> Result<Boo
 }
 
 macro_rules! transition_endpoint {
-    ($fn:ident, $verb:literal, $op:literal, $summary:literal, $action:expr) => {
+    ($fn:ident, $verb:literal, $op:literal, $summary:literal, $description:literal, $action:expr) => {
         #[doc = $summary]
+        #[doc = ""]
+        #[doc = $description]
         #[utoipa::path(post, path = concat!("/api/v1/bookings/{id}/", $verb), tag = "bookings", operation_id = $op,
             params(("id" = i64, Path, description = "Booking id")),
             responses((status = 200, description = "The booking after the step", body = BookingView),
@@ -495,6 +499,7 @@ transition_endpoint!(
     "approve",
     "approveBooking",
     "Approve a pending booking (its instrument's managers or unit admin).",
+    "A pending booking becomes approved; approval-free instruments confirm bookings at once.",
     BookingAction::Approve
 );
 transition_endpoint!(
@@ -502,6 +507,7 @@ transition_endpoint!(
     "cancel",
     "cancelBooking",
     "Cancel a booking (the booker or a manager); free until 24 h before the start, later the booked fee is due.",
+    "A cancellation by the booker later than the free-cancellation window writes a late-cancellation charge in the same transaction; a manager's cancellation is free.",
     BookingAction::Cancel
 );
 transition_endpoint!(
@@ -509,6 +515,7 @@ transition_endpoint!(
     "check-in",
     "checkInBooking",
     "Check the user in: from 15 min before the start.",
+    "The instrument's managers record that the user arrived; after the no-show window the booking can only be marked as a no-show.",
     BookingAction::CheckIn
 );
 transition_endpoint!(
@@ -516,6 +523,7 @@ transition_endpoint!(
     "check-out",
     "checkOutBooking",
     "Check the user out; the booking is completed.",
+    "Writes the usage record (effective and billed minutes) and its charge, priced by the fee standard in force, in the same transaction.",
     BookingAction::CheckOut
 );
 transition_endpoint!(
@@ -523,10 +531,13 @@ transition_endpoint!(
     "no-show",
     "markBookingNoShow",
     "Record a no-show: 30 min after the start without check-in.",
+    "Writes the no-show charge and counts towards the no-show limit that suspends booking; the sweep does the same unattended.",
     BookingAction::MarkNoShow
 );
 
 /// Reject a pending booking, with a reason.
+///
+/// The instrument's managers or its unit admin refuse a pending booking; the reason is shown to the booker and the slot is freed.
 #[utoipa::path(post, path = "/api/v1/bookings/{id}/reject", tag = "bookings", operation_id = "rejectBooking",
     params(("id" = i64, Path, description = "Booking id")),
     request_body = RejectInput,

@@ -167,6 +167,8 @@ pub async fn create(
 }
 
 /// Read an institution.
+///
+/// Any signed-in user may read an institution; the answer carries an `ETag` for conditional reads and `If-Match` on PATCH.
 #[utoipa::path(get, path = "/api/v1/institutions/{id}", tag = "institutions", operation_id = "getInstitution",
     params(("id" = i64, Path, description = "Institution id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The institution", body = InstitutionView)),
@@ -188,6 +190,8 @@ pub async fn get(
 }
 
 /// List institutions.
+///
+/// Every signed-in user sees the member units and external organisations; filters narrow the list, pages follow `next_cursor`.
 #[utoipa::path(get, path = "/api/v1/institutions", tag = "institutions", operation_id = "listInstitutions",
     params(InstitutionQuery),
     responses((status = 200, description = "A page of institutions", body = InstitutionPage)),

@@ -181,6 +181,8 @@ pub async fn create(
 }
 
 /// Read a lab.
+///
+/// Any signed-in user may read a lab; the answer carries an `ETag`.
 #[utoipa::path(get, path = "/api/v1/labs/{id}", tag = "labs", operation_id = "getLab",
     params(("id" = i64, Path, description = "Lab id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The lab", body = LabView)),
@@ -208,6 +210,8 @@ pub async fn get(
 }
 
 /// List labs.
+///
+/// Labs of all institutions, visible to every signed-in user; filter by institution.
 #[utoipa::path(get, path = "/api/v1/labs", tag = "labs", operation_id = "listLabs",
     params(LabQuery),
     responses((status = 200, description = "A page of labs", body = LabPage)),

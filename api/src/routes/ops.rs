@@ -14,6 +14,8 @@ pub struct Health {
 }
 
 /// Liveness: the process answers.
+///
+/// Answers 200 while the process serves requests; for the load balancer's liveness probe. No authentication.
 #[utoipa::path(get, path = "/healthz", tag = "operations", operation_id = "healthz",
     responses((status = 200, description = "Alive", body = Health)))]
 pub async fn healthz() -> web::Json<Health> {
@@ -21,6 +23,8 @@ pub async fn healthz() -> web::Json<Health> {
 }
 
 /// Readiness: the database answers.
+///
+/// Answers 200 when a pooled database connection answers a query, else 503; for the load balancer's readiness probe. No authentication.
 #[utoipa::path(get, path = "/readyz", tag = "operations", operation_id = "readyz",
     responses((status = 200, description = "Ready", body = Health),
               (status = 503, description = "The database does not answer", body = Health)))]

@@ -184,6 +184,8 @@ pub async fn create(
 }
 
 /// Revoke a qualification.
+///
+/// Whoever may certify on the instrument (its managers or unit admin) withdraws a qualification; bookings needing it are refused from then on.
 #[utoipa::path(post, path = "/api/v1/qualifications/{id}/revoke", tag = "qualifications", operation_id = "revokeQualification",
     params(("id" = i64, Path, description = "Qualification id")),
     responses((status = 200, description = "The revoked qualification", body = QualificationView)),

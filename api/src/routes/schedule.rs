@@ -324,6 +324,8 @@ fn state_name(a: &Availability) -> &'static str {
 }
 
 /// Read the booking rules of an instrument.
+///
+/// Slot length, shortest and longest booking, lead time, horizon and whether bookings are approved automatically: what every booking of the instrument is checked against.
 #[utoipa::path(get, path = "/api/v1/instruments/{id}/booking-rules", tag = "schedule", operation_id = "getBookingRules",
     params(("id" = i64, Path, description = "Instrument id")),
     responses((status = 200, description = "The rules", body = BookingRulesView)),
@@ -383,6 +385,8 @@ pub async fn set_rules(
 }
 
 /// Read the weekly opening hours of an instrument.
+///
+/// The weekly windows, in local time (+08:00), in which the instrument can be booked.
 #[utoipa::path(get, path = "/api/v1/instruments/{id}/opening-hours", tag = "schedule", operation_id = "getOpeningHours",
     params(("id" = i64, Path, description = "Instrument id")),
     responses((status = 200, description = "The opening hours", body = OpeningHoursView)),
@@ -488,6 +492,8 @@ pub async fn create_blackout(
 }
 
 /// List an instrument's blackouts in a time range.
+///
+/// Blackouts (maintenance, repair, calibration) overlapping the range, cancelled ones included with their state, for anyone who may see the instrument.
 #[utoipa::path(get, path = "/api/v1/instruments/{id}/blackouts", tag = "schedule", operation_id = "listBlackouts",
     params(("id" = i64, Path, description = "Instrument id"), RangeQuery),
     responses((status = 200, description = "The blackouts overlapping the range", body = BlackoutList)),
@@ -511,6 +517,8 @@ pub async fn list_blackouts(
 }
 
 /// Cancel a blackout.
+///
+/// The instrument's managers or its unit admin lift an announced blackout; the time becomes bookable again and assessment no longer deducts it.
 #[utoipa::path(post, path = "/api/v1/blackouts/{id}/cancel", tag = "schedule", operation_id = "cancelBlackout",
     params(("id" = i64, Path, description = "Blackout id")),
     responses((status = 200, description = "The cancelled blackout", body = BlackoutView)),

@@ -383,6 +383,8 @@ pub async fn create_item(
 }
 
 /// Replace a service item.
+///
+/// The owning unit's admin replaces the whole item (send every field, as read); the change is audited with its before and after.
 #[utoipa::path(put, path = "/api/v1/service-items/{id}", tag = "service", operation_id = "updateServiceItem",
     params(("id" = i64, Path, description = "Service item id")),
     request_body = ServiceItemInput,
@@ -425,6 +427,8 @@ pub async fn update_item(
 }
 
 /// Read a service item.
+///
+/// The item with its unit, turnaround and instruments; visible to whoever may see its instruments.
 #[utoipa::path(get, path = "/api/v1/service-items/{id}", tag = "service", operation_id = "getServiceItem",
     params(("id" = i64, Path, description = "Service item id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The item", body = ServiceItemView)),
@@ -599,6 +603,8 @@ pub(crate) fn load_order(c: &mut DbConn, ctx: &Ctx, id: i64) -> Result<(Order, B
 }
 
 /// Read a service order.
+///
+/// Visible to the orderer, the item's managers and the unit admins concerned, and to the platform office, the commission and regulators.
 #[utoipa::path(get, path = "/api/v1/service-orders/{id}", tag = "service", operation_id = "getServiceOrder",
     params(("id" = i64, Path, description = "Order id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The order", body = OrderView)),
@@ -741,8 +747,10 @@ fn order_step(c: &mut DbConn, ctx: &Ctx, id: i64, action: OrderAction) -> Result
 }
 
 macro_rules! order_endpoint {
-    ($fn:ident, $verb:literal, $op:literal, $summary:literal, $action:expr) => {
+    ($fn:ident, $verb:literal, $op:literal, $summary:literal, $description:literal, $action:expr) => {
         #[doc = $summary]
+        #[doc = ""]
+        #[doc = $description]
         #[utoipa::path(post, path = concat!("/api/v1/service-orders/{id}/", $verb), tag = "service", operation_id = $op,
             params(("id" = i64, Path, description = "Order id")),
             responses((status = 200, description = "The order after the step", body = OrderView),
@@ -760,6 +768,7 @@ order_endpoint!(
     "accept",
     "acceptServiceOrder",
     "Accept a submitted order (the instruments' managers or unit admin).",
+    "The order is accepted and waits for its samples.",
     OrderAction::Accept
 );
 order_endpoint!(
@@ -767,6 +776,7 @@ order_endpoint!(
     "receive-samples",
     "receiveServiceOrderSamples",
     "Record that the samples arrived: work and the turnaround begin.",
+    "From now on the order can be completed; the turnaround is measured from this moment.",
     OrderAction::ReceiveSamples
 );
 order_endpoint!(
@@ -774,10 +784,13 @@ order_endpoint!(
     "cancel",
     "cancelServiceOrder",
     "Cancel an order before its samples arrive (the orderer or a manager).",
+    "Once the samples have arrived an order can no longer be cancelled.",
     OrderAction::Cancel
 );
 
 /// Reject a submitted order, with a reason.
+///
+/// The item's managers or its unit admin refuse a submitted order; the reason is shown to the orderer.
 #[utoipa::path(post, path = "/api/v1/service-orders/{id}/reject", tag = "service", operation_id = "rejectServiceOrder",
     params(("id" = i64, Path, description = "Order id")),
     request_body = OrderRejectInput,
@@ -800,6 +813,8 @@ pub async fn reject_order(
 }
 
 /// Complete an order with its report reference, samples done and instrument minutes.
+///
+/// The item's managers or its unit admin close an order whose samples arrived; the charge is written in the same transaction, priced by the fee standard in force.
 #[utoipa::path(post, path = "/api/v1/service-orders/{id}/complete", tag = "service", operation_id = "completeServiceOrder",
     params(("id" = i64, Path, description = "Order id")),
     request_body = CompleteInput,

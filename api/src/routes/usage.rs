@@ -255,6 +255,8 @@ pub async fn create(
 }
 
 /// Read a usage record.
+///
+/// Visible to the user, the instrument's managers and the unit admins concerned, and to the platform office, the commission and regulators.
 #[utoipa::path(get, path = "/api/v1/usage-records/{id}", tag = "usage", operation_id = "getUsageRecord",
     params(("id" = i64, Path, description = "Usage record id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The record", body = UsageRecordView)),
