@@ -126,3 +126,92 @@ fn openapi_prints_the_document_and_unknown_commands_show_usage() {
     assert!(!bad.status.success());
     assert!(text(&bad.stderr).contains("usage"));
 }
+
+/// A free port on the loopback interface.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}")).port()
+}
+
+/// One HTTP/1.1 exchange over a fresh connection; the whole answer as text.
+fn http(port: u16, method: &str, path: &str, body: &str) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    Ok(answer)
+}
+
+#[test]
+fn sigterm_lets_the_request_in_flight_finish_then_exits() {
+    use diesel::connection::SimpleConnection;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("shutdown.db");
+    assert!(labshare(&db, &["seed-demo"], &[], "").status.success());
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_labshare"))
+        .arg("serve")
+        .env_clear()
+        .env("DATABASE_URL", &db)
+        .env("LABSHARE_BIND", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let started = Instant::now();
+    while http(port, "GET", "/readyz", "").map_or(true, |a| !a.starts_with("HTTP/1.1 200")) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Hold the database's write lock so that a sign-in (a write) waits inside the server.
+    let mut lock = DbUrl::parse(&db.to_string_lossy())
+        .establish()
+        .unwrap_or_else(|e| panic!("{e}"));
+    lock.batch_execute("BEGIN IMMEDIATE")
+        .unwrap_or_else(|e| panic!("lock: {e}"));
+    let body = format!(
+        r#"{{"grant_type":"password","username":"researcher","password":"{}"}}"#,
+        labshare_api::seed::DEMO_PASSWORD
+    );
+    let in_flight = std::thread::spawn(move || http(port, "POST", "/api/v1/auth/token", &body));
+    std::thread::sleep(Duration::from_millis(700));
+
+    let term = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(term.success());
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        server.try_wait().unwrap_or_else(|e| panic!("{e}")).is_none(),
+        "the server exited with a request in flight"
+    );
+
+    lock.batch_execute("ROLLBACK").unwrap_or_else(|e| panic!("unlock: {e}"));
+    let answer = in_flight
+        .join()
+        .unwrap_or_else(|_| panic!("client thread"))
+        .unwrap_or_else(|e| panic!("the request in flight was cut off: {e}"));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("access_token"), "{answer}");
+
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+            break status;
+        }
+        assert!(stopping.elapsed() < Duration::from_secs(20), "the server did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+}
