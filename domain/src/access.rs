@@ -139,6 +139,10 @@ pub enum Action {
     /// Read the reports for regulators (usage, finance, the national-platform
     /// export) of the whole platform, or of one institution.
     ReadReports,
+    /// Create, change, rotate the secret of and revoke service accounts.
+    ManageServiceAccounts,
+    /// Read an institution's service accounts (never their secrets).
+    ReadServiceAccount,
 }
 
 /// What an instrument looks like to the permission rules.
@@ -325,8 +329,17 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
             Some(Scope::Institution(own)) => own == *i,
             None => false,
         },
+        // Machines get access from the platform office alone; a unit sees its own.
+        (A::ManageServiceAccounts, R::Platform) => actor.has(Role::PlatformAdmin),
+        (A::ReadServiceAccount, R::Institution(i)) => actor.reads_all() || actor.admin_of(*i),
         _ => false,
     }
+}
+
+/// Which service accounts an actor may list: all for the platform office,
+/// the commission and regulators; its own unit's for a unit admin.
+pub fn service_account_scope(actor: &Actor) -> Option<Scope> {
+    listing_overdue_scope(actor)
 }
 
 /// Roles a unit administrator may hand out within its own institution.
