@@ -501,6 +501,32 @@ mod tests {
     const OWN: InstitutionId = InstitutionId(1);
     const OTHER: InstitutionId = InstitutionId(2);
 
+    #[test]
+    fn only_the_platform_office_manages_service_accounts_and_a_unit_reads_its_own() {
+        assert!(can(
+            &actor(Role::PlatformAdmin),
+            Action::ManageServiceAccounts,
+            &Resource::Platform
+        ));
+        for role in [Role::UnitAdmin, Role::Commission, Role::Regulator, Role::Researcher] {
+            assert!(
+                !can(&actor(role), Action::ManageServiceAccounts, &Resource::Platform),
+                "{role}"
+            );
+        }
+        let unit = actor(Role::UnitAdmin);
+        assert!(can(&unit, Action::ReadServiceAccount, &Resource::Institution(OWN)));
+        assert!(!can(&unit, Action::ReadServiceAccount, &Resource::Institution(OTHER)));
+        assert!(!can(
+            &actor(Role::Researcher),
+            Action::ReadServiceAccount,
+            &Resource::Institution(OWN)
+        ));
+        assert_eq!(service_account_scope(&unit), Some(Scope::Institution(OWN)));
+        assert_eq!(service_account_scope(&actor(Role::Regulator)), Some(Scope::All));
+        assert_eq!(service_account_scope(&actor(Role::InstrumentManager)), None);
+    }
+
     fn actor(role: Role) -> Actor {
         Actor {
             user_id: UserId(10),

@@ -316,7 +316,8 @@ pub async fn list(
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", operation_id = "updateUser",
     params(("id" = i64, Path, description = "User id"), crate::etag::IfMatch),
     request_body = UserPatch,
-    responses((status = 200, description = "The updated account", body = UserView)),
+    responses((status = 200, description = "The updated account", body = UserView),
+              (status = 409, description = "The account belongs to a service account: change it at `/api/v1/service-accounts`", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
