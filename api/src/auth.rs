@@ -2,6 +2,7 @@
 //! tokens naming a session, and opaque refresh tokens stored only as hashes.
 
 use crate::error::ApiError;
+use crate::scopes::Need;
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
@@ -12,8 +13,10 @@ use chrono::{DateTime, Utc};
 use futures_util::future::{ready, Ready};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use labshare_domain::access::Actor;
+use labshare_domain::service_account::{scope_text, ApiScope};
+use labshare_domain::text_enum::TextEnum;
 use labshare_domain::UserId;
-use labshare_persistence::{auth as sessions, users, DbConn, RepoError};
+use labshare_persistence::{auth as sessions, service_accounts, users, DbConn, RepoError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -46,11 +49,20 @@ impl Keys {
 pub struct Claims {
     /// The user id.
     pub sub: String,
-    /// The session id.
+    /// The session id (0 for a service account, which has none).
     pub sid: i64,
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
+    /// The service account, for a token of the `client_credentials` grant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sa: Option<i64>,
+    /// The generation of the service account's secret the token was issued under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sgen: Option<i64>,
+    /// The scopes granted, space-separated (RFC 8693 `scope` claim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// Signs an access token for a session.
@@ -64,9 +76,48 @@ pub fn access_token(keys: &Keys, user: UserId, session: i64, now: DateTime<Utc>)
         iat: now.timestamp(),
         exp: now.timestamp() + ACCESS_TTL_SECONDS,
         iss: ISSUER.into(),
+        sa: None,
+        sgen: None,
+        scope: None,
     };
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
         .map_err(|e| ApiError::Internal(format!("signing: {e}")))
+}
+
+/// Signs an access token for a service account, under the current
+/// generation of its secret, with the scopes granted.
+///
+/// # Errors
+/// [`ApiError::Internal`] when signing fails.
+pub fn service_access_token(
+    keys: &Keys,
+    user: UserId,
+    account: i64,
+    generation: i64,
+    scopes: &[ApiScope],
+    now: DateTime<Utc>,
+) -> Result<String, ApiError> {
+    let claims = Claims {
+        sub: user.0.to_string(),
+        sid: 0,
+        iat: now.timestamp(),
+        exp: now.timestamp() + ACCESS_TTL_SECONDS,
+        iss: ISSUER.into(),
+        sa: Some(account),
+        sgen: Some(generation),
+        scope: Some(scope_text(scopes)),
+    };
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
+        .map_err(|e| ApiError::Internal(format!("signing: {e}")))
+}
+
+/// A service account's token, checked against the operation it calls.
+#[derive(Debug, Clone)]
+pub struct ServicePrincipal {
+    pub account: i64,
+    pub generation: i64,
+    /// The scope the operation of this request needs (the token holds it).
+    pub needs: ApiScope,
 }
 
 /// A verified access token; the actor is loaded inside the handler's transaction.
@@ -74,6 +125,8 @@ pub fn access_token(keys: &Keys, user: UserId, session: i64, now: DateTime<Utc>)
 pub struct Bearer {
     pub user: UserId,
     pub session: i64,
+    /// `Some` for a service account's token.
+    pub service: Option<ServicePrincipal>,
 }
 
 impl Bearer {
@@ -82,7 +135,19 @@ impl Bearer {
     /// # Errors
     /// 401 when the session ended or the account was deactivated.
     pub fn actor(&self, conn: &mut DbConn, now: DateTime<Utc>) -> Result<Actor, ApiError> {
-        if !sessions::session_is_live(conn, self.session, self.user, now.naive_utc())? {
+        if let Some(sp) = &self.service {
+            // Revocation and rotation take effect at once, and so does a narrowing of scopes.
+            let Some(held) = service_accounts::current_scopes(conn, sp.account, self.user, sp.generation)? else {
+                return Err(ApiError::Unauthorized(
+                    "the service account was revoked or its secret rotated; request a new token",
+                ));
+            };
+            if !held.contains(&sp.needs) {
+                return Err(ApiError::InsufficientScope {
+                    scope: Some(sp.needs.as_str()),
+                });
+            }
+        } else if !sessions::session_is_live(conn, self.session, self.user, now.naive_utc())? {
             return Err(ApiError::Unauthorized("the session has ended; sign in again"));
         }
         match users::actor(conn, self.user) {
@@ -133,10 +198,32 @@ fn bearer(req: &HttpRequest) -> Result<Bearer, ApiError> {
         .sub
         .parse::<i64>()
         .map_err(|_| ApiError::Unauthorized("the access token is invalid"))?;
+    let service = match (claims.sa, claims.sgen) {
+        (Some(account), Some(generation)) => Some(ServicePrincipal {
+            account,
+            generation,
+            needs: scope_needed(req, claims.scope.as_deref().unwrap_or_default())?,
+        }),
+        (None, None) => None,
+        _ => return Err(ApiError::Unauthorized("the access token is invalid")),
+    };
     Ok(Bearer {
         user: UserId(user),
         session: claims.sid,
+        service,
     })
+}
+
+/// The scope this request's operation needs, when the token holds it.
+fn scope_needed(req: &HttpRequest, granted: &str) -> Result<ApiScope, ApiError> {
+    let pattern = req.match_pattern().unwrap_or_default();
+    match crate::scopes::needed(req.method().as_str(), &pattern) {
+        Need::Scope(scope) if granted.split_whitespace().any(|s| s == scope.as_str()) => Ok(scope),
+        Need::Scope(scope) => Err(ApiError::InsufficientScope {
+            scope: Some(scope.as_str()),
+        }),
+        Need::People | Need::Public => Err(ApiError::InsufficientScope { scope: None }),
+    }
 }
 
 /// Hashes a password with argon2id and a random salt.
@@ -174,6 +261,45 @@ pub fn new_refresh_token() -> Result<(String, String), ApiError> {
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     let hash = token_hash(&token);
     Ok((token, hash))
+}
+
+/// A new client id of a service account: `sa_` and 16 random hex digits.
+///
+/// # Errors
+/// [`ApiError::Internal`] when the system has no randomness.
+pub fn new_client_id() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("randomness: {e}")))?;
+    Ok(format!("sa_{}", hex(&bytes)))
+}
+
+/// A new client secret (256 random bits, with a recognisable `lss_`
+/// prefix for secret scanners) and the hash under which it is stored.
+///
+/// # Errors
+/// [`ApiError::Internal`] when the system has no randomness.
+pub fn new_client_secret() -> Result<(String, String), ApiError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::Internal(format!("randomness: {e}")))?;
+    let secret = format!("lss_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
+    let hash = token_hash(&secret);
+    Ok((secret, hash))
+}
+
+/// Whether a presented client secret matches the stored hash, in time
+/// independent of where they differ. A fast hash suffices: the secret is
+/// 256 random bits, not a password.
+pub fn client_secret_matches(secret: &str, stored_hash: &str) -> bool {
+    let presented = token_hash(secret);
+    let (a, b) = (presented.as_bytes(), stored_hash.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// SHA-256 of a refresh token, hex-encoded: what the database keeps.

@@ -128,6 +128,7 @@ pub mod enums {
         fee_standard_status, fee_standard_statuses: FeeStandardStatus;
         programme_status, programme_statuses: ProgrammeStatus;
         grant_status, grant_statuses: GrantStatus;
+        api_scope, api_scopes: labshare_domain::service_account::ApiScope;
     }
 }
 

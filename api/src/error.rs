@@ -89,6 +89,16 @@ pub enum ApiError {
     Unauthorized(&'static str),
     #[error("invalid grant: {0}")]
     InvalidGrant(&'static str),
+    /// The client credentials are wrong, or the service account is revoked (RFC 6749 §5.2).
+    #[error("invalid client: {0}")]
+    InvalidClient(&'static str),
+    /// A requested scope is unknown or not held by the client (RFC 6749 §5.2).
+    #[error("invalid scope: {0}")]
+    InvalidScope(String),
+    /// A service account's token lacks the scope the operation needs
+    /// (`None`: the operation is for people only). RFC 6750 §3.1.
+    #[error("insufficient scope")]
+    InsufficientScope { scope: Option<&'static str> },
     #[error("forbidden")]
     Forbidden,
     #[error("not found")]
@@ -135,6 +145,9 @@ impl ApiError {
             PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
             Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized", "Authentication required"),
             InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid-grant", "Invalid grant"),
+            InvalidClient(_) => (StatusCode::UNAUTHORIZED, "invalid-client", "Invalid client"),
+            InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid-scope", "Invalid scope"),
+            InsufficientScope { .. } => (StatusCode::FORBIDDEN, "insufficient-scope", "Insufficient scope"),
             Forbidden => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
             NotFound => (StatusCode::NOT_FOUND, "not-found", "Not found"),
             MethodNotAllowed => (
@@ -185,6 +198,16 @@ impl ApiError {
             ApiError::PayloadTooLarge { limit } => (format!("the body exceeds {limit} bytes"), None, None),
             ApiError::Unauthorized(d) => ((*d).into(), None, None),
             ApiError::InvalidGrant(d) => ((*d).into(), None, Some("invalid_grant".into())),
+            ApiError::InvalidClient(d) => ((*d).into(), None, Some("invalid_client".into())),
+            ApiError::InvalidScope(d) => (d.clone(), None, Some("invalid_scope".into())),
+            ApiError::InsufficientScope { scope } => (
+                match scope {
+                    Some(s) => format!("this operation needs the scope `{s}`, which the access token does not hold"),
+                    None => "this operation is for people only; service accounts cannot call it".into(),
+                },
+                None,
+                Some("insufficient_scope".into()),
+            ),
             ApiError::Forbidden => (
                 "your roles do not allow this operation on this object".into(),
                 None,
@@ -255,7 +278,20 @@ impl ResponseError for ApiError {
         if let ApiError::TooManyAttempts { retry_after } = self {
             res.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
-        if matches!(self, ApiError::InvalidGrant(_)) {
+        if matches!(self, ApiError::InvalidClient(_)) {
+            res.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"labshare\""));
+        }
+        if let ApiError::InsufficientScope { scope } = self {
+            let value = match scope {
+                Some(s) => format!("Bearer realm=\"labshare\", error=\"insufficient_scope\", scope=\"{s}\""),
+                None => "Bearer realm=\"labshare\", error=\"insufficient_scope\"".to_owned(),
+            };
+            res.insert_header((header::WWW_AUTHENTICATE, value));
+        }
+        if matches!(
+            self,
+            ApiError::InvalidGrant(_) | ApiError::InvalidClient(_) | ApiError::InvalidScope(_)
+        ) {
             res.insert_header((header::CACHE_CONTROL, "no-store"));
         }
         res.json(self.problem())

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod request_log;
 pub mod routes;
+pub mod scopes;
 pub mod seed;
 pub mod state;
 pub mod sweep;
@@ -20,7 +21,8 @@ pub mod sweep;
 use crate::error::ApiError;
 use crate::routes::{
     assessments, audit, auth as auth_routes, bookings, calendar, charges, fees, institutions, instruments, labs, ops,
-    policy, purchase_reviews, qualifications, ratings, reports, schedule, service, statements, subsidies, usage, users,
+    policy, purchase_reviews, qualifications, ratings, reports, schedule, service, service_accounts, statements,
+    subsidies, usage, users,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -257,7 +259,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(resource("/subsidy-grants/{id}").route(web::get().to(subsidies::get_grant)))
                 .service(resource("/subsidy-grants/{id}/approve").route(web::post().to(subsidies::approve_grant)))
-                .service(resource("/subsidy-grants/{id}/reject").route(web::post().to(subsidies::reject_grant))),
+                .service(resource("/subsidy-grants/{id}/reject").route(web::post().to(subsidies::reject_grant)))
+                .service(
+                    resource("/service-accounts")
+                        .route(web::get().to(service_accounts::list))
+                        .route(web::post().to(service_accounts::create)),
+                )
+                .service(
+                    resource("/service-accounts/{id}")
+                        .route(web::get().to(service_accounts::get))
+                        .route(web::patch().to(service_accounts::update)),
+                )
+                .service(
+                    resource("/service-accounts/{id}/rotate-secret")
+                        .route(web::post().to(service_accounts::rotate_secret)),
+                )
+                .service(resource("/service-accounts/{id}/revoke").route(web::post().to(service_accounts::revoke))),
         )
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));

@@ -3,7 +3,8 @@
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
     assessments, audit, auth, bookings, calendar, charges, fees, institutions, instruments, labs, ops, policy,
-    purchase_reviews, qualifications, ratings, reports, schedule, service, statements, subsidies, usage, users,
+    purchase_reviews, qualifications, ratings, reports, schedule, service, service_accounts, statements, subsidies,
+    usage, users,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -54,10 +55,12 @@ use utoipa::{Modify, OpenApi};
         purchase_reviews::file, purchase_reviews::list, purchase_reviews::get,
         purchase_reviews::approve, purchase_reviews::reject, purchase_reviews::withdraw,
         reports::usage, reports::finance, reports::national,
+        service_accounts::create, service_accounts::list, service_accounts::get, service_accounts::update,
+        service_accounts::rotate_secret, service_accounts::revoke,
         ops::healthz, ops::readyz, crate::metrics::metrics,
     ),
     components(schemas(Problem, FieldProblem, crate::export::Format)),
-    modifiers(&Conventions),
+    modifiers(&ScopeSecurity, &Conventions),
     tags(
         (name = "auth", description = "Sign-in, tokens and the signed-in account"),
         (name = "institutions", description = "Member units and external organisations"),
@@ -81,6 +84,7 @@ use utoipa::{Modify, OpenApi};
         (name = "assessments", description = "Performance assessment (考核) of instruments and units: metrics, scores, grades, publication and use of results"),
         (name = "purchase-reviews", description = "Purchase reviews (新购查重评议): before buying an instrument of 2,000,000 CNY or more, the use of similar instruments across all units, a recommendation, and the platform office's decision"),
         (name = "reports", description = "Reports for regulators: use by instrument, institution or category, finance between units, the national-platform export; JSON, or CSV with format=csv"),
+        (name = "service-accounts", description = "Service accounts (第三方系统) of hospital information systems and other unattended clients: roles and scopes given by the platform office, client credentials shown once, rotation and revocation"),
         (name = "operations", description = "Liveness and readiness"),
     )
 )]
@@ -187,7 +191,7 @@ impl Modify for Conventions {
                     add(
                         op,
                         "403",
-                        "The actor's roles do not allow this operation on this object",
+                        "The actor's roles do not allow this operation on this object, or a service account's token lacks the scope it needs (`error: insufficient_scope`)",
                     );
                 }
                 if path.contains("{id}") {
@@ -209,6 +213,49 @@ impl Modify for Conventions {
                         "503",
                         "The database is busy; nothing was changed, retry after `Retry-After`",
                     );
+                }
+            }
+        }
+    }
+}
+
+/// The OAuth 2 client-credentials scheme with the scope catalogue, and on
+/// each operation a service account may call, the scope it needs, from
+/// the same table the server enforces ([`crate::scopes`]).
+struct ScopeSecurity;
+
+impl Modify for ScopeSecurity {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use labshare_domain::service_account::ApiScope;
+        use labshare_domain::text_enum::TextEnum;
+        use utoipa::openapi::security::{ClientCredentials, Flow, OAuth2, Scopes, SecurityRequirement};
+        let scopes = Scopes::from_iter(ApiScope::ALL.iter().map(|s| (s.as_str(), s.description())));
+        let scheme = OAuth2::with_description(
+            [Flow::ClientCredentials(ClientCredentials::new(
+                "/api/v1/auth/token",
+                scopes,
+            ))],
+            "Service accounts: `grant_type=client_credentials` at `/api/v1/auth/token`, then `Authorization: Bearer`. \
+             A token calls only the operations whose security lists one of its scopes; its roles apply on top. \
+             Any other operation answers 403 `insufficient_scope`.",
+        );
+        if let Some(components) = doc.components.as_mut() {
+            components.add_security_scheme("client_credentials", SecurityScheme::OAuth2(scheme));
+        }
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let ops = [
+                ("GET", item.get.as_mut()),
+                ("POST", item.post.as_mut()),
+                ("PUT", item.put.as_mut()),
+                ("PATCH", item.patch.as_mut()),
+                ("DELETE", item.delete.as_mut()),
+            ];
+            for (method, op) in ops {
+                let Some(op) = op else { continue };
+                if let crate::scopes::Need::Scope(scope) = crate::scopes::needed(method, path) {
+                    op.security
+                        .get_or_insert_with(Vec::new)
+                        .push(SecurityRequirement::new("client_credentials", [scope.as_str()]));
                 }
             }
         }

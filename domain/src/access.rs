@@ -139,6 +139,10 @@ pub enum Action {
     /// Read the reports for regulators (usage, finance, the national-platform
     /// export) of the whole platform, or of one institution.
     ReadReports,
+    /// Create, change, rotate the secret of and revoke service accounts.
+    ManageServiceAccounts,
+    /// Read an institution's service accounts (never their secrets).
+    ReadServiceAccount,
 }
 
 /// What an instrument looks like to the permission rules.
@@ -325,8 +329,17 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
             Some(Scope::Institution(own)) => own == *i,
             None => false,
         },
+        // Machines get access from the platform office alone; a unit sees its own.
+        (A::ManageServiceAccounts, R::Platform) => actor.has(Role::PlatformAdmin),
+        (A::ReadServiceAccount, R::Institution(i)) => actor.reads_all() || actor.admin_of(*i),
         _ => false,
     }
+}
+
+/// Which service accounts an actor may list: all for the platform office,
+/// the commission and regulators; its own unit's for a unit admin.
+pub fn service_account_scope(actor: &Actor) -> Option<Scope> {
+    listing_overdue_scope(actor)
 }
 
 /// Roles a unit administrator may hand out within its own institution.
@@ -487,6 +500,32 @@ mod tests {
 
     const OWN: InstitutionId = InstitutionId(1);
     const OTHER: InstitutionId = InstitutionId(2);
+
+    #[test]
+    fn only_the_platform_office_manages_service_accounts_and_a_unit_reads_its_own() {
+        assert!(can(
+            &actor(Role::PlatformAdmin),
+            Action::ManageServiceAccounts,
+            &Resource::Platform
+        ));
+        for role in [Role::UnitAdmin, Role::Commission, Role::Regulator, Role::Researcher] {
+            assert!(
+                !can(&actor(role), Action::ManageServiceAccounts, &Resource::Platform),
+                "{role}"
+            );
+        }
+        let unit = actor(Role::UnitAdmin);
+        assert!(can(&unit, Action::ReadServiceAccount, &Resource::Institution(OWN)));
+        assert!(!can(&unit, Action::ReadServiceAccount, &Resource::Institution(OTHER)));
+        assert!(!can(
+            &actor(Role::Researcher),
+            Action::ReadServiceAccount,
+            &Resource::Institution(OWN)
+        ));
+        assert_eq!(service_account_scope(&unit), Some(Scope::Institution(OWN)));
+        assert_eq!(service_account_scope(&actor(Role::Regulator)), Some(Scope::All));
+        assert_eq!(service_account_scope(&actor(Role::InstrumentManager)), None);
+    }
 
     fn actor(role: Role) -> Actor {
         Actor {

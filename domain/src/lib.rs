@@ -21,6 +21,7 @@ pub mod qualification;
 pub mod rating;
 pub mod report;
 pub mod service;
+pub mod service_account;
 pub mod statement;
 pub mod subsidy;
 pub mod text_enum;

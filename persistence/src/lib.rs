@@ -24,6 +24,7 @@ pub mod ratings;
 pub mod schedule;
 pub mod schema;
 pub mod service;
+pub mod service_accounts;
 pub mod statements;
 pub mod subsidies;
 pub mod text;

@@ -25,6 +25,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        kind -> Text,
     }
 }
 
@@ -572,6 +573,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    service_accounts (id) {
+        id -> BigInt,
+        institution_id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        description -> Text,
+        scopes -> Text,
+        client_id -> Text,
+        secret_hash -> Text,
+        secret_generation -> BigInt,
+        secret_set_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(labs -> institutions (institution_id));
@@ -623,4 +644,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     purchase_reviews,
     purchase_review_instruments,
     sign_in_failures,
+    service_accounts,
 );

@@ -19,6 +19,8 @@ pub struct User {
     pub profile: UserProfile,
     pub active: bool,
     pub roles: Vec<Role>,
+    /// The account of a service account: acts for a system, never signs in with a password.
+    pub service_account: bool,
 }
 
 #[derive(Queryable, Selectable)]
@@ -33,6 +35,7 @@ struct Row {
     active: bool,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    kind: String,
 }
 
 impl Row {
@@ -49,6 +52,7 @@ impl Row {
                 },
                 active: self.active,
                 roles,
+                service_account: self.kind == "service",
             },
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -176,8 +180,10 @@ pub struct Credentials {
 /// # Errors
 /// Database errors; `None` for an unknown username.
 pub fn credentials(conn: &mut DbConn, username: &str) -> Result<Option<Credentials>, RepoError> {
+    // The accounts of service accounts authenticate with client credentials only.
     let row: Option<(i64, String, bool)> = t::table
         .filter(t::username.eq(username))
+        .filter(t::kind.eq("person"))
         .select((t::id, t::password_hash, t::active))
         .first(conn)
         .optional()?;
@@ -215,6 +221,8 @@ pub struct Filter {
     pub institution_id: Option<InstitutionId>,
     pub role: Option<Role>,
     pub active: Option<bool>,
+    /// `Some(false)`: people only; `Some(true)`: the accounts of service accounts only.
+    pub service_account: Option<bool>,
     pub q: Option<String>,
     pub after: Option<i64>,
     pub limit: i64,
@@ -235,6 +243,9 @@ pub fn list(conn: &mut DbConn, f: &Filter) -> Result<Page<Stored<User>>, RepoErr
     }
     if let Some(a) = f.active {
         q = q.filter(t::active.eq(a));
+    }
+    if let Some(service) = f.service_account {
+        q = q.filter(t::kind.eq(if service { "service" } else { "person" }));
     }
     if let Some(text) = &f.q {
         let pattern = crate::text::contains_pattern(text);

@@ -435,6 +435,25 @@ impl TestApp {
             .and_then(|i| i["id"].as_i64())
             .unwrap_or_else(|| panic!("no institution {name}"))
     }
+
+    /// Asks for a service account's token (`client_credentials`) with the credentials in the body.
+    pub fn client_credentials(&self, client_id: &str, secret: &str, scope: Option<&str>) -> Resp {
+        let mut body =
+            serde_json::json!({"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret});
+        if let Some(s) = scope {
+            body["scope"] = Value::from(s);
+        }
+        self.request(Method::POST, "/api/v1/auth/token", None, Some(&body))
+    }
+
+    /// A service account's access token, with all the scopes it holds.
+    pub fn client_token(&self, client_id: &str, secret: &str) -> String {
+        let r = self.client_credentials(client_id, secret, None).expect(200);
+        r.body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no token: {}", r.text))
+            .to_owned()
+    }
 }
 
 /// Percent-encodes a query value.

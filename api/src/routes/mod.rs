@@ -18,6 +18,7 @@ pub mod ratings;
 pub mod reports;
 pub mod schedule;
 pub mod service;
+pub mod service_accounts;
 pub mod statements;
 pub mod subsidies;
 pub mod usage;

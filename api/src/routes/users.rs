@@ -45,6 +45,11 @@ pub struct UserView {
     /// What subsidy programmes select beneficiaries by, set by the platform office.
     #[schema(example = json!(["high_level_talent"]))]
     pub tags: Vec<String>,
+    /// The account a service account acts through (its username is the
+    /// client id); it never signs in with a password and is managed at
+    /// `/api/v1/service-accounts`.
+    #[schema(example = false)]
+    pub service_account: bool,
     #[schema(example = "2026-11-26T03:00:00Z")]
     pub created_at: DateTime<Utc>,
     #[schema(example = "2026-11-26T03:00:00Z")]
@@ -65,6 +70,7 @@ impl UserView {
             active: u.active,
             roles: u.roles,
             tags,
+            service_account: u.service_account,
             created_at: instant(s.created_at),
             updated_at: instant(s.updated_at),
         }
@@ -140,6 +146,8 @@ pub struct UserQuery {
     #[param(schema_with = crate::dto::enums::role)]
     pub role: Option<Role>,
     pub active: Option<bool>,
+    /// `true`: only the accounts service accounts act through; absent or `false`: people only.
+    pub service_account: Option<bool>,
     /// Text contained in the username or display name.
     #[validate(length(min = 1, max = 100))]
     pub q: Option<String>,
@@ -283,6 +291,7 @@ pub async fn list(
                 institution_id: q.institution_id.map(InstitutionId),
                 role: q.role,
                 active: q.active,
+                service_account: Some(q.service_account.unwrap_or(false)),
                 q: q.q,
                 after,
                 limit,
@@ -307,7 +316,8 @@ pub async fn list(
 #[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", operation_id = "updateUser",
     params(("id" = i64, Path, description = "User id"), crate::etag::IfMatch),
     request_body = UserPatch,
-    responses((status = 200, description = "The updated account", body = UserView)),
+    responses((status = 200, description = "The updated account", body = UserView),
+              (status = 409, description = "The account belongs to a service account: change it at `/api/v1/service-accounts`", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -332,6 +342,13 @@ pub async fn update(
             let resource = user_resource(c, before.value.institution_id, Some(id), &before.value.roles)?;
             if !labshare_domain::access::can(&ctx.actor, Action::ReadUser, &resource) {
                 return Err(ApiError::NotFound);
+            }
+            if before.value.service_account {
+                // A password or a role set here would bypass the service account's own rules.
+                return Err(ApiError::conflict(
+                    "service-account-user",
+                    "this account belongs to a service account: change it at /api/v1/service-accounts",
+                ));
             }
             let is_self = ctx.actor.user_id == id;
             let is_admin = labshare_domain::access::can(&ctx.actor, Action::UpdateUser, &resource);

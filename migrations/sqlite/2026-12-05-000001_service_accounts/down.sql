@@ -1,0 +1,2 @@
+DROP TABLE service_accounts;
+ALTER TABLE users DROP COLUMN kind;
