@@ -281,6 +281,10 @@ pub async fn list(
 }
 
 /// Read a service account.
+///
+/// Its institution, roles, scopes, client id and when its secret was set;
+/// never the secret. The platform office, the commission and regulators
+/// read any, a unit admin its own institution's.
 #[utoipa::path(get, path = "/api/v1/service-accounts/{id}", tag = "service-accounts", operation_id = "getServiceAccount",
     params(("id" = i64, Path, description = "Service account id")),
     responses((status = 200, description = "The service account", body = ServiceAccountView)),
