@@ -32,10 +32,11 @@ pub struct AuditEventView {
     pub object_type: String,
     #[schema(example = 7)]
     pub object_id: i64,
-    /// The object before the change; absent for a creation.
+    /// The object before the change (a list for a set of assignments, such as
+    /// an instrument's managers); absent for a creation.
     #[schema(schema_with = snapshot_schema)]
     pub before: Option<serde_json::Value>,
-    /// The object after the change.
+    /// The object (or list) after the change.
     #[schema(schema_with = snapshot_schema)]
     pub after: Option<serde_json::Value>,
     /// The hash of the event before this one in the chain (64 zeros for the first).
@@ -48,9 +49,9 @@ pub struct AuditEventView {
 
 /// A snapshot of an object as the API showed it.
 fn snapshot_schema() -> utoipa::openapi::schema::Object {
-    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType};
     ObjectBuilder::new()
-        .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+        .schema_type(SchemaType::AnyValue)
         .examples([serde_json::json!({"status": "approved", "decided_by": 1})])
         .build()
 }

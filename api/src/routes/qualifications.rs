@@ -2,7 +2,7 @@
 
 use crate::auth::Bearer;
 use crate::dto::{instant, page_args};
-use crate::error::{ApiError, FieldProblem};
+use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::{Body, Id, Query};
 use crate::page_type;
 use crate::routes::{allow, audit, instruments::load_visible};
@@ -188,7 +188,8 @@ pub async fn create(
 /// Whoever may certify on the instrument (its managers or unit admin) withdraws a qualification; bookings needing it are refused from then on.
 #[utoipa::path(post, path = "/api/v1/qualifications/{id}/revoke", tag = "qualifications", operation_id = "revokeQualification",
     params(("id" = i64, Path, description = "Qualification id")),
-    responses((status = 200, description = "The revoked qualification", body = QualificationView)),
+    responses((status = 200, description = "The revoked qualification", body = QualificationView),
+              (status = 409, description = "The qualification is already revoked", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn revoke(
     state: web::Data<AppState>,

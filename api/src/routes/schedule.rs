@@ -3,7 +3,7 @@
 
 use crate::auth::Bearer;
 use crate::dto::instant;
-use crate::error::{ApiError, FieldProblem};
+use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::{Body, Id, Query};
 use crate::routes::{allow, audit, instruments::load_visible};
 use crate::state::AppState;
@@ -521,7 +521,8 @@ pub async fn list_blackouts(
 /// The instrument's managers or its unit admin lift an announced blackout; the time becomes bookable again and assessment no longer deducts it.
 #[utoipa::path(post, path = "/api/v1/blackouts/{id}/cancel", tag = "schedule", operation_id = "cancelBlackout",
     params(("id" = i64, Path, description = "Blackout id")),
-    responses((status = 200, description = "The cancelled blackout", body = BlackoutView)),
+    responses((status = 200, description = "The cancelled blackout", body = BlackoutView),
+              (status = 409, description = "The blackout is already cancelled", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn cancel_blackout(
     state: web::Data<AppState>,
