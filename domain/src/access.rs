@@ -139,6 +139,9 @@ pub enum Action {
     /// Read the reports for regulators (usage, finance, the national-platform
     /// export) of the whole platform, or of one institution.
     ReadReports,
+    /// Subscribe webhooks to events, change them, read their deliveries:
+    /// platform-wide ones (`Platform`) or an institution's.
+    ManageWebhooks,
 }
 
 /// What an instrument looks like to the permission rules.
@@ -325,7 +328,21 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
             Some(Scope::Institution(own)) => own == *i,
             None => false,
         },
+        (A::ManageWebhooks, R::Platform) => actor.has(Role::PlatformAdmin),
+        (A::ManageWebhooks, R::Institution(i)) => actor.admin_of(*i),
         _ => false,
+    }
+}
+
+/// Which webhooks an actor may list: all for the platform office, its own
+/// unit's for a unit admin; `None`: none.
+pub fn webhook_scope(actor: &Actor) -> Option<Scope> {
+    if actor.has(Role::PlatformAdmin) {
+        Some(Scope::All)
+    } else if actor.has(Role::UnitAdmin) {
+        Some(Scope::Institution(actor.institution_id))
+    } else {
+        None
     }
 }
 
