@@ -20,7 +20,7 @@ use actix_web::web;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use labshare_domain::webhook::{refuse_destination, retry_after, AllowList};
-use labshare_persistence::webhooks::{self as repo, Claimed, NewAttempt, Next};
+use labshare_persistence::webhooks::{self as repo, Claimed, Next};
 use labshare_persistence::write_tx;
 use reqwest::Url;
 use sha2::Sha256;
@@ -274,34 +274,31 @@ fn describe(e: &reqwest::Error) -> String {
     text.chars().take(1000).collect()
 }
 
-/// Sends one claimed delivery and records the attempt.
+/// Sends one claimed delivery and records the outcome of the attempt.
 async fn deliver(state: AppState, d: Claimed) -> Result<bool, ApiError> {
-    let started_at = state.now();
     let clock = std::time::Instant::now();
-    let outcome = attempt(&state, &d, started_at).await;
+    let outcome = attempt(&state, &d, state.now()).await;
     let duration_ms = i64::try_from(clock.elapsed().as_millis()).unwrap_or(i64::MAX);
     let delivered = outcome.status_code.is_some_and(|s| (200..300).contains(&s)) && outcome.error.is_none();
     let now = state.now();
     let next = if delivered {
         Next::Delivered
     } else {
-        match retry_after(d.attempts + 1) {
+        match retry_after(d.attempts) {
             Some(wait) => Next::RetryAt((now + wait).naive_utc()),
             None => Next::GiveUp,
         }
     };
-    let log = NewAttempt {
-        attempted_at: started_at.naive_utc(),
+    let logged = repo::Outcome {
         duration_ms,
         status_code: outcome.status_code,
         error: outcome.error,
         response_excerpt: outcome.excerpt,
     };
     let pool = state.pool.clone();
-    let id = d.delivery_id;
     web::block(move || {
         let mut conn = pool.get()?;
-        write_tx(&mut conn, |c| Ok::<_, ApiError>(repo::finish(c, id, &log, next, now.naive_utc())?))
+        write_tx(&mut conn, |c| Ok::<_, ApiError>(repo::finish(c, &d, &logged, next, now.naive_utc())?))
     })
     .await??;
     Ok(delivered)

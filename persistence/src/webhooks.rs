@@ -304,7 +304,8 @@ pub struct NewOutboxEvent<'a> {
 
 /// Publishes the event of an audited change, if its action is in the
 /// catalogue: writes it to the outbox and fans it out to the active
-/// subscriptions it concerns, in the caller's transaction.
+/// subscriptions it concerns, in the caller's transaction. Subscriptions
+/// made later do not receive it: the fan-out happens now, once.
 ///
 /// # Errors
 /// Database errors.
@@ -332,7 +333,6 @@ pub fn publish_change(
     let subscribers: Vec<Row> = w::table
         .filter(w::deleted_at.is_null())
         .filter(w::active.eq(true))
-        .filter(w::created_at.le(now))
         .select(Row::as_select())
         .order(w::id)
         .load(conn)?;
@@ -409,12 +409,17 @@ pub struct OutboxEvent {
 pub struct Claimed {
     pub delivery_id: i64,
     pub webhook_id: i64,
-    /// Attempts made before this one.
+    /// The attempt this claim stands for, logged at once.
+    pub attempt_id: i64,
+    /// Attempts made, this one included.
     pub attempts: i32,
     pub url: String,
     pub secret: String,
     pub event: OutboxEvent,
 }
+
+/// What an attempt's log says until its outcome is recorded.
+pub const NO_OUTCOME: &str = "no outcome recorded: in progress, or the dispatcher stopped before the answer";
 
 #[derive(QueryableByName)]
 struct IdRow {
@@ -426,7 +431,9 @@ struct IdRow {
 /// not leased by another dispatcher, of an active subscription. On
 /// PostgreSQL the rows are locked with `SKIP LOCKED`, so concurrent
 /// dispatchers claim disjoint sets; SQLite's immediate write transaction
-/// serialises them.
+/// serialises them. Each claim is logged as an attempt at once, so that an
+/// attempt whose dispatcher stopped before recording its outcome still
+/// shows in the log.
 ///
 /// # Errors
 /// Database errors.
@@ -459,7 +466,11 @@ pub fn claim(
         return Ok(Vec::new());
     }
     diesel::update(d::table.filter(d::id.eq_any(&ids)))
-        .set(d::locked_until.eq(Some(lease_until)))
+        .set((
+            d::locked_until.eq(Some(lease_until)),
+            d::attempts.eq(d::attempts + 1),
+            d::updated_at.eq(now),
+        ))
         .execute(conn)?;
     let rows: Vec<(i64, i64, i32, String, String, OutboxEvent)> = d::table
         .inner_join(w::table)
@@ -468,23 +479,34 @@ pub fn claim(
         .order((d::next_attempt_at, d::id))
         .select((d::id, d::webhook_id, d::attempts, w::url, w::secret, OutboxEvent::as_select()))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(delivery_id, webhook_id, attempts, url, secret, event)| Claimed {
+    let mut claimed = Vec::with_capacity(rows.len());
+    for (delivery_id, webhook_id, attempts, url, secret, event) in rows {
+        let attempt_id: i64 = diesel::insert_into(at::table)
+            .values((
+                at::delivery_id.eq(delivery_id),
+                at::attempted_at.eq(now),
+                at::duration_ms.eq(0_i64),
+                at::status_code.eq(None::<i32>),
+                at::error.eq(Some(NO_OUTCOME)),
+            ))
+            .returning(at::id)
+            .get_result(conn)?;
+        claimed.push(Claimed {
             delivery_id,
             webhook_id,
+            attempt_id,
             attempts,
             url,
             secret,
             event,
-        })
-        .collect())
+        });
+    }
+    Ok(claimed)
 }
 
 /// One attempt to deliver, as made.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAttempt {
-    pub attempted_at: NaiveDateTime,
+pub struct Outcome {
     pub duration_ms: i64,
     pub status_code: Option<i32>,
     pub error: Option<String>,
@@ -499,35 +521,34 @@ pub enum Next {
     GiveUp,
 }
 
-/// Records an attempt and its outcome, and releases the lease. A delivery
-/// that is no longer pending (deleted subscription) keeps its status; the
-/// attempt is logged all the same.
+/// Records the outcome of a claimed attempt and releases the lease. A
+/// delivery that is no longer pending (deleted subscription) keeps its
+/// status; the outcome is logged all the same.
 ///
 /// # Errors
 /// Database errors.
 pub fn finish(
     conn: &mut DbConn,
-    delivery_id: i64,
-    attempt: &NewAttempt,
+    claimed: &Claimed,
+    outcome: &Outcome,
     next: Next,
     now: NaiveDateTime,
 ) -> Result<(), RepoError> {
-    diesel::insert_into(at::table)
-        .values((
-            at::delivery_id.eq(delivery_id),
-            at::attempted_at.eq(attempt.attempted_at),
-            at::duration_ms.eq(attempt.duration_ms),
-            at::status_code.eq(attempt.status_code),
-            at::error.eq(attempt.error.as_deref()),
-            at::response_excerpt.eq(attempt.response_excerpt.as_deref()),
+    diesel::update(at::table.find(claimed.attempt_id))
+        .set((
+            at::duration_ms.eq(outcome.duration_ms),
+            at::status_code.eq(outcome.status_code),
+            at::error.eq(outcome.error.as_deref()),
+            at::response_excerpt.eq(outcome.response_excerpt.as_deref()),
         ))
         .execute(conn)?;
-    let pending = d::table.filter(d::id.eq(delivery_id)).filter(d::status.eq("pending"));
+    let pending = d::table
+        .filter(d::id.eq(claimed.delivery_id))
+        .filter(d::status.eq("pending"));
     let common = (
-        d::attempts.eq(d::attempts + 1),
         d::locked_until.eq(None::<NaiveDateTime>),
-        d::last_status.eq(attempt.status_code),
-        d::last_error.eq(attempt.error.as_deref()),
+        d::last_status.eq(outcome.status_code),
+        d::last_error.eq(outcome.error.as_deref()),
         d::updated_at.eq(now),
     );
     match next {

@@ -16,3 +16,4 @@ mod fixtures;
 mod purchase_reviews;
 mod reports;
 mod service;
+mod webhooks;
