@@ -104,8 +104,9 @@ impl Config {
             }
             cors_origins.push(origin.to_owned());
         }
-        let webhook_allow = labshare_domain::webhook::AllowList::parse(&get("LABSHARE_WEBHOOK_ALLOW").unwrap_or_default())
-            .map_err(ConfigError::WebhookAllow)?;
+        let webhook_allow =
+            labshare_domain::webhook::AllowList::parse(&get("LABSHARE_WEBHOOK_ALLOW").unwrap_or_default())
+                .map_err(ConfigError::WebhookAllow)?;
         let webhook_interval = match get("LABSHARE_WEBHOOK_INTERVAL_MS") {
             None => std::time::Duration::from_secs(2),
             Some(v) => match v.parse::<u64>() {

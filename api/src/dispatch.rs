@@ -84,7 +84,10 @@ pub fn parse_target(text: &str, allow: &AllowList) -> Result<Url, Refusal> {
         other => return Err(Refusal::new("https", format!("`{other}` is not https"))),
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Refusal::new("no_credentials", "the URL must not carry a user name or password"));
+        return Err(Refusal::new(
+            "no_credentials",
+            "the URL must not carry a user name or password",
+        ));
     }
     if url.fragment().is_some() {
         return Err(Refusal::new("url", "the URL must not have a fragment"));
@@ -141,11 +144,7 @@ pub fn sign(secret: &str, message: &str) -> String {
         return String::new();
     };
     mac.update(message.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The JSON body of a delivery: the same bytes for every attempt.
@@ -298,7 +297,9 @@ async fn deliver(state: AppState, d: Claimed) -> Result<bool, ApiError> {
     let pool = state.pool.clone();
     web::block(move || {
         let mut conn = pool.get()?;
-        write_tx(&mut conn, |c| Ok::<_, ApiError>(repo::finish(c, &d, &logged, next, now.naive_utc())?))
+        write_tx(&mut conn, |c| {
+            Ok::<_, ApiError>(repo::finish(c, &d, &logged, next, now.naive_utc())?)
+        })
     })
     .await??;
     Ok(delivered)
@@ -322,12 +323,7 @@ pub async fn run_once(state: &AppState) -> Result<RoundReport, ApiError> {
     let claimed = web::block(move || {
         let mut conn = pool.get()?;
         write_tx(&mut conn, |c| {
-            Ok::<_, ApiError>(repo::claim(
-                c,
-                now.naive_utc(),
-                (now + lease()).naive_utc(),
-                BATCH,
-            )?)
+            Ok::<_, ApiError>(repo::claim(c, now.naive_utc(), (now + lease()).naive_utc(), BATCH)?)
         })
     })
     .await??;
@@ -354,7 +350,11 @@ pub async fn run_forever(state: AppState, every: Duration) {
         actix_web::rt::time::sleep(every).await;
         match run_once(&state).await {
             Ok(r) if r.delivered + r.failed_attempts > 0 => {
-                log::info!("webhooks: {} delivered, {} attempts failed", r.delivered, r.failed_attempts);
+                log::info!(
+                    "webhooks: {} delivered, {} attempts failed",
+                    r.delivered,
+                    r.failed_attempts
+                );
             }
             Ok(_) => {}
             Err(e) => log::warn!("webhooks: dispatcher round failed: {e}"),
@@ -379,8 +379,14 @@ mod tests {
     fn targets_must_be_https_without_credentials_unless_allowed() {
         let none = AllowList::default();
         assert!(parse_target("https://hooks.example.cn/labshare", &none).is_ok());
-        assert_eq!(parse_target("http://hooks.example.cn/", &none).map_err(|r| r.rule), Err("https"));
-        assert_eq!(parse_target("ftp://hooks.example.cn/", &none).map_err(|r| r.rule), Err("https"));
+        assert_eq!(
+            parse_target("http://hooks.example.cn/", &none).map_err(|r| r.rule),
+            Err("https")
+        );
+        assert_eq!(
+            parse_target("ftp://hooks.example.cn/", &none).map_err(|r| r.rule),
+            Err("https")
+        );
         assert_eq!(parse_target("not a url", &none).map_err(|r| r.rule), Err("url"));
         assert_eq!(
             parse_target("https://u:p@hooks.example.cn/", &none).map_err(|r| r.rule),
@@ -402,7 +408,11 @@ mod tests {
             "https://0.0.0.0/",
         ] {
             let url = parse_target(u, &none).unwrap_or_else(|r| panic!("{u}: {r:?}"));
-            assert_eq!(resolve_target(&url, &none).map_err(|r| r.rule), Err("public_address"), "{u}");
+            assert_eq!(
+                resolve_target(&url, &none).map_err(|r| r.rule),
+                Err("public_address"),
+                "{u}"
+            );
         }
     }
 }

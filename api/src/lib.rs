@@ -21,7 +21,8 @@ pub mod sweep;
 use crate::error::ApiError;
 use crate::routes::{
     assessments, audit, auth as auth_routes, bookings, calendar, charges, fees, institutions, instruments, labs, ops,
-    policy, purchase_reviews, qualifications, ratings, reports, schedule, service, statements, subsidies, usage, users, webhooks,
+    policy, purchase_reviews, qualifications, ratings, reports, schedule, service, statements, subsidies, usage, users,
+    webhooks,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;

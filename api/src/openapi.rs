@@ -3,7 +3,8 @@
 use crate::error::{FieldProblem, Problem};
 use crate::routes::{
     assessments, audit, auth, bookings, calendar, charges, fees, institutions, instruments, labs, ops, policy,
-    purchase_reviews, qualifications, ratings, reports, schedule, service, statements, subsidies, usage, users, webhooks,
+    purchase_reviews, qualifications, ratings, reports, schedule, service, statements, subsidies, usage, users,
+    webhooks,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;

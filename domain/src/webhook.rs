@@ -27,44 +27,176 @@ const fn ev(name: &'static str, action: &'static str, description: &'static str)
 
 /// The published catalogue of event types.
 pub const EVENT_TYPES: &[EventType] = &[
-    ev("booking.created", "booking.create", "A booking was requested (pending or approved at once)."),
+    ev(
+        "booking.created",
+        "booking.create",
+        "A booking was requested (pending or approved at once).",
+    ),
     ev("booking.approved", "booking.approve", "A pending booking was approved."),
     ev("booking.rejected", "booking.reject", "A pending booking was rejected."),
     ev("booking.cancelled", "booking.cancel", "A booking was cancelled."),
     ev("booking.checked_in", "booking.check_in", "The user was checked in."),
-    ev("booking.checked_out", "booking.check_out", "The user was checked out; the booking is completed."),
+    ev(
+        "booking.checked_out",
+        "booking.check_out",
+        "The user was checked out; the booking is completed.",
+    ),
     ev("booking.no_show", "booking.no_show", "The user did not come."),
-    ev("booking.expired", "booking.expire", "A booking still pending at its start expired."),
-    ev("service_order.created", "service_order.create", "A service order was placed."),
-    ev("service_order.accepted", "service_order.accept", "A service order was accepted."),
-    ev("service_order.rejected", "service_order.reject", "A service order was rejected."),
-    ev("service_order.samples_received", "service_order.receive", "The samples of an order were received."),
-    ev("service_order.completed", "service_order.complete", "A service order was completed."),
-    ev("service_order.cancelled", "service_order.cancel", "A service order was cancelled."),
-    ev("usage.recorded", "usage.record", "A use of an instrument was recorded at check-out."),
-    ev("usage.recorded", "usage.walk_in", "A walk-in use of an instrument was recorded."),
-    ev("charge.created", "charge.create", "A charge (or an adjustment of one) was made."),
-    ev("statement.generated", "statement.generate", "A monthly statement was drafted."),
-    ev("statement.issued", "statement.issue", "A statement was issued to its payer."),
-    ev("statement.paid", "statement.pay", "A statement's payment was confirmed."),
-    ev("statement.disputed", "statement.dispute", "A statement was disputed by its payer."),
-    ev("statement.resolved", "statement.resolve", "A dispute over a statement was resolved."),
-    ev("instrument.created", "instrument.create", "An instrument was registered."),
-    ev("instrument.updated", "instrument.update", "An instrument's record or status changed."),
-    ev("listing.submitted", "listing.submit", "An instrument was submitted for listing."),
-    ev("listing.approved", "listing.approve", "An instrument's listing was approved."),
-    ev("listing.rejected", "listing.reject", "An instrument's listing was rejected."),
-    ev("fee_standard.proposed", "fee_standard.propose", "A fee standard was proposed."),
-    ev("fee_standard.approved", "fee_standard.approve", "A fee standard was approved."),
-    ev("fee_standard.rejected", "fee_standard.reject", "A fee standard was rejected."),
-    ev("subsidy_grant.applied", "subsidy_grant.apply", "A subsidy grant was applied for."),
-    ev("subsidy_grant.approved", "subsidy_grant.approve", "A subsidy grant was approved."),
-    ev("subsidy_grant.rejected", "subsidy_grant.reject", "A subsidy grant was rejected."),
-    ev("purchase_review.filed", "purchase_review.file", "A purchase review was filed."),
-    ev("purchase_review.approved", "purchase_review.approve", "A purchase review was approved."),
-    ev("purchase_review.rejected", "purchase_review.reject", "A purchase review was rejected."),
-    ev("purchase_review.withdrawn", "purchase_review.withdraw", "A purchase review was withdrawn."),
-    ev("assessment.published", "assessment.publish", "An assessment's results were published."),
+    ev(
+        "booking.expired",
+        "booking.expire",
+        "A booking still pending at its start expired.",
+    ),
+    ev(
+        "service_order.created",
+        "service_order.create",
+        "A service order was placed.",
+    ),
+    ev(
+        "service_order.accepted",
+        "service_order.accept",
+        "A service order was accepted.",
+    ),
+    ev(
+        "service_order.rejected",
+        "service_order.reject",
+        "A service order was rejected.",
+    ),
+    ev(
+        "service_order.samples_received",
+        "service_order.receive",
+        "The samples of an order were received.",
+    ),
+    ev(
+        "service_order.completed",
+        "service_order.complete",
+        "A service order was completed.",
+    ),
+    ev(
+        "service_order.cancelled",
+        "service_order.cancel",
+        "A service order was cancelled.",
+    ),
+    ev(
+        "usage.recorded",
+        "usage.record",
+        "A use of an instrument was recorded at check-out.",
+    ),
+    ev(
+        "usage.recorded",
+        "usage.walk_in",
+        "A walk-in use of an instrument was recorded.",
+    ),
+    ev(
+        "charge.created",
+        "charge.create",
+        "A charge (or an adjustment of one) was made.",
+    ),
+    ev(
+        "statement.generated",
+        "statement.generate",
+        "A monthly statement was drafted.",
+    ),
+    ev(
+        "statement.issued",
+        "statement.issue",
+        "A statement was issued to its payer.",
+    ),
+    ev(
+        "statement.paid",
+        "statement.pay",
+        "A statement's payment was confirmed.",
+    ),
+    ev(
+        "statement.disputed",
+        "statement.dispute",
+        "A statement was disputed by its payer.",
+    ),
+    ev(
+        "statement.resolved",
+        "statement.resolve",
+        "A dispute over a statement was resolved.",
+    ),
+    ev(
+        "instrument.created",
+        "instrument.create",
+        "An instrument was registered.",
+    ),
+    ev(
+        "instrument.updated",
+        "instrument.update",
+        "An instrument's record or status changed.",
+    ),
+    ev(
+        "listing.submitted",
+        "listing.submit",
+        "An instrument was submitted for listing.",
+    ),
+    ev(
+        "listing.approved",
+        "listing.approve",
+        "An instrument's listing was approved.",
+    ),
+    ev(
+        "listing.rejected",
+        "listing.reject",
+        "An instrument's listing was rejected.",
+    ),
+    ev(
+        "fee_standard.proposed",
+        "fee_standard.propose",
+        "A fee standard was proposed.",
+    ),
+    ev(
+        "fee_standard.approved",
+        "fee_standard.approve",
+        "A fee standard was approved.",
+    ),
+    ev(
+        "fee_standard.rejected",
+        "fee_standard.reject",
+        "A fee standard was rejected.",
+    ),
+    ev(
+        "subsidy_grant.applied",
+        "subsidy_grant.apply",
+        "A subsidy grant was applied for.",
+    ),
+    ev(
+        "subsidy_grant.approved",
+        "subsidy_grant.approve",
+        "A subsidy grant was approved.",
+    ),
+    ev(
+        "subsidy_grant.rejected",
+        "subsidy_grant.reject",
+        "A subsidy grant was rejected.",
+    ),
+    ev(
+        "purchase_review.filed",
+        "purchase_review.file",
+        "A purchase review was filed.",
+    ),
+    ev(
+        "purchase_review.approved",
+        "purchase_review.approve",
+        "A purchase review was approved.",
+    ),
+    ev(
+        "purchase_review.rejected",
+        "purchase_review.reject",
+        "A purchase review was rejected.",
+    ),
+    ev(
+        "purchase_review.withdrawn",
+        "purchase_review.withdraw",
+        "A purchase review was withdrawn.",
+    ),
+    ev(
+        "assessment.published",
+        "assessment.publish",
+        "An assessment's results were published.",
+    ),
 ];
 
 /// The event type a test delivery (`ping`) carries; never produced by a change.
@@ -102,12 +234,17 @@ pub fn check_event_types(types: &[String]) -> Result<(), Invalid> {
     checks.require(!types.is_empty(), "event_types", "non_empty", || {
         "name at least one event type".into()
     });
-    checks.require(types.len() <= 64, "event_types", "length", || "at most 64 event types".into());
+    checks.require(types.len() <= 64, "event_types", "length", || {
+        "at most 64 event types".into()
+    });
     let known = event_type_names();
     for (i, t) in types.iter().enumerate() {
-        checks.require(t == "*" || known.contains(&t.as_str()), &format!("event_types/{i}"), "event_type", || {
-            format!("`{t}` is not an event type of the catalogue (GET /api/v1/webhooks/event-types)")
-        });
+        checks.require(
+            t == "*" || known.contains(&t.as_str()),
+            &format!("event_types/{i}"),
+            "event_type",
+            || format!("`{t}` is not an event type of the catalogue (GET /api/v1/webhooks/event-types)"),
+        );
         checks.require(!types[..i].contains(t), &format!("event_types/{i}"), "unique", || {
             format!("`{t}` is named twice")
         });
@@ -205,11 +342,7 @@ impl AllowList {
                 list.networks.push((ip, bits));
             } else if let Ok(ip) = bare.parse::<IpAddr>() {
                 list.networks.push((ip, if ip.is_ipv4() { 32 } else { 128 }));
-            } else if !bare.is_empty()
-                && bare
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-            {
+            } else if !bare.is_empty() && bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
                 list.hosts.push(bare.to_ascii_lowercase());
             } else {
                 return Err(entry.to_owned());
@@ -228,7 +361,7 @@ impl AllowList {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return self.allows_ip(ip);
         }
-        self.hosts.iter().any(|h| *h == host)
+        self.hosts.contains(&host)
     }
 
     /// Whether an address lies in an allowed network.
@@ -244,11 +377,19 @@ impl AllowList {
 fn in_network(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(bits))
+            };
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(bits))
+            };
             u128::from(a) & mask == u128::from(n) & mask
         }
         _ => false,
@@ -281,7 +422,7 @@ pub const MAX_ATTEMPTS: i32 = 12;
 /// The wait before the next attempt after `attempts` failed ones (30 s,
 /// doubling, at most 6 h), or `None` when the delivery is given up.
 pub fn retry_after(attempts: i32) -> Option<chrono::Duration> {
-    if attempts >= MAX_ATTEMPTS || attempts < 1 {
+    if !(1..MAX_ATTEMPTS).contains(&attempts) {
         return None;
     }
     let seconds = 30_i64.saturating_mul(1_i64 << (attempts - 1).min(20));

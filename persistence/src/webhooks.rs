@@ -450,12 +450,13 @@ pub fn claim(
                AND w.active AND w.deleted_at IS NULL \
                ORDER BY d.next_attempt_at, d.id LIMIT {2}";
     let ids: Vec<IdRow> = match conn {
-        DbConn::Postgresql(_) => {
-            diesel::sql_query(format!("{} FOR UPDATE OF d SKIP LOCKED", due.replace("{1}", "$1").replace("{2}", "$2")))
-                .bind::<Timestamp, _>(now)
-                .bind::<BigInt, _>(limit)
-                .load(conn)?
-        }
+        DbConn::Postgresql(_) => diesel::sql_query(format!(
+            "{} FOR UPDATE OF d SKIP LOCKED",
+            due.replace("{1}", "$1").replace("{2}", "$2")
+        ))
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(conn)?,
         DbConn::Sqlite(_) => diesel::sql_query(due.replace("{1}", "?1").replace("{2}", "?2"))
             .bind::<Timestamp, _>(now)
             .bind::<BigInt, _>(limit)
@@ -477,7 +478,14 @@ pub fn claim(
         .inner_join(ev::table)
         .filter(d::id.eq_any(&ids))
         .order((d::next_attempt_at, d::id))
-        .select((d::id, d::webhook_id, d::attempts, w::url, w::secret, OutboxEvent::as_select()))
+        .select((
+            d::id,
+            d::webhook_id,
+            d::attempts,
+            w::url,
+            w::secret,
+            OutboxEvent::as_select(),
+        ))
         .load(conn)?;
     let mut claimed = Vec::with_capacity(rows.len());
     for (delivery_id, webhook_id, attempts, url, secret, event) in rows {

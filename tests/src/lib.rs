@@ -475,7 +475,8 @@ impl TestApp {
 
     /// Runs one round of the webhook dispatcher at the server's current time.
     pub fn dispatch(&self) -> labshare_api::dispatch::RoundReport {
-        futures_executor_block(labshare_api::dispatch::run_once(&self.state)).unwrap_or_else(|e| panic!("dispatch: {e}"))
+        futures_executor_block(labshare_api::dispatch::run_once(&self.state))
+            .unwrap_or_else(|e| panic!("dispatch: {e}"))
     }
 }
 

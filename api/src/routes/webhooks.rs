@@ -257,7 +257,10 @@ fn check_description(description: &str) -> Result<(), ApiError> {
 #[utoipa::path(get, path = "/api/v1/webhooks/event-types", tag = "webhooks", operation_id = "listWebhookEventTypes",
     responses((status = 200, description = "Every event type a subscription may name", body = Vec<EventTypeView>)),
     security(("bearer" = [])))]
-pub async fn event_types(state: web::Data<AppState>, bearer: Bearer) -> Result<web::Json<Vec<EventTypeView>>, ApiError> {
+pub async fn event_types(
+    state: web::Data<AppState>,
+    bearer: Bearer,
+) -> Result<web::Json<Vec<EventTypeView>>, ApiError> {
     state.read(&bearer, |_, _| Ok(())).await?;
     let mut out: Vec<EventTypeView> = Vec::new();
     for e in EVENT_TYPES {
@@ -446,7 +449,15 @@ pub async fn update(
                 description: description.unwrap_or(before.description),
             };
             let after = WebhookView::from(repo::update(c, id.0, &changes, ctx.now_naive())?);
-            audit(c, ctx, "webhook.update", "webhook", id.0, Some(&before_view), Some(&after))?;
+            audit(
+                c,
+                ctx,
+                "webhook.update",
+                "webhook",
+                id.0,
+                Some(&before_view),
+                Some(&after),
+            )?;
             Ok(after)
         })
         .await?;
@@ -528,7 +539,12 @@ pub async fn ping(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<
                 data: &data,
                 institution_ids: &institutions,
             };
-            Ok(DeliveryView::from(repo::publish_to(c, hook.id, &event, ctx.now_naive())?))
+            Ok(DeliveryView::from(repo::publish_to(
+                c,
+                hook.id,
+                &event,
+                ctx.now_naive(),
+            )?))
         })
         .await?;
     Ok(HttpResponse::Accepted().json(view))
@@ -594,7 +610,10 @@ pub async fn redeliver(
                 Err(RepoError::NotFound) => {
                     return Err(ApiError::conflict(
                         "delivery-not-finished",
-                        format!("the delivery is {}; only a delivered or failed one is sent again", current.status),
+                        format!(
+                            "the delivery is {}; only a delivered or failed one is sent again",
+                            current.status
+                        ),
                     ))
                 }
                 Err(e) => return Err(e.into()),

@@ -3,7 +3,7 @@
 //! retries with back-off, a restart in the middle, and the refusal of
 //! destinations that are not public.
 
-use crate::bookings::{at, book, bookable_instrument, id_of};
+use crate::bookings::{at, book, bookable_instrument, id_of, local, set_clock};
 use hmac::{Hmac, Mac};
 use labshare_tests::{both_backends, TestApp};
 use serde_json::{json, Value};
@@ -119,10 +119,7 @@ fn serve_one(
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
         }
     }
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     let mut body = vec![0; length];
     if reader.read_exact(&mut body).is_err() {
         return;
@@ -484,5 +481,15 @@ both_backends! {
         // A subscription receives the events of changes made after it.
         let (late_hook, _) = subscribe(&app, &admin, None, url, json!(["*"]));
         assert_eq!(to(late_hook), 0);
+
+        // Changes nobody makes through the API are published too: the sweep's no-show.
+        set_clock(&app, local(&app, 3, 9, 45));
+        assert_eq!(app.sweep().no_shows, vec![booking]);
+        let data = app.strings(&format!("SELECT payload_json AS s FROM outbox_events WHERE event_type = 'booking.no_show' AND object_id = {booking}"));
+        assert_eq!(data.len(), 1);
+        let data: Value = serde_json::from_str(&data[0]).unwrap_or(Value::Null);
+        assert_eq!((data["id"].as_i64(), data["status"].as_str()), (Some(booking), Some("no_show")));
+        let sql = |hook: i64| format!("SELECT count(*) FROM webhook_deliveries d JOIN outbox_events e ON e.id = d.event_id WHERE d.webhook_id = {hook} AND e.event_type = 'booking.no_show'");
+        assert_eq!((n(&app, &sql(owner_hook)), n(&app, &sql(late_hook)), n(&app, &sql(booker_hook))), (1, 1, 0));
     }
 }
