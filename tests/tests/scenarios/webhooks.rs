@@ -492,4 +492,49 @@ both_backends! {
         let sql = |hook: i64| format!("SELECT count(*) FROM webhook_deliveries d JOIN outbox_events e ON e.id = d.event_id WHERE d.webhook_id = {hook} AND e.event_type = 'booking.no_show'");
         assert_eq!((n(&app, &sql(owner_hook)), n(&app, &sql(late_hook)), n(&app, &sql(booker_hook))), (1, 1, 0));
     }
+
+    fn concurrent_dispatchers_never_send_a_delivery_twice(app) {
+        let mut app = app;
+        app.seed_demo();
+        app.with_webhooks("127.0.0.1", None);
+        let instrument = bookable_instrument(&app, json!(["assisted"]));
+        let receiver = Receiver::start(&[]);
+        let admin = app.login("admin");
+        let (hook, _) = subscribe(&app, &admin, None, &receiver.url(), json!(["booking.created"]));
+        let researcher = app.login("researcher");
+        for day in 1..=12 {
+            book(&app, &researcher, instrument, &at(&app, day, 9, 0), &at(&app, day, 10, 0), "assisted").expect(201);
+        }
+        // Four dispatchers (as on four servers) race for the same deliveries.
+        let rounds: Vec<usize> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4).map(|_| s.spawn(|| app.dispatch().delivered)).collect();
+            handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        });
+        assert_eq!(rounds.iter().sum::<usize>(), 12, "{rounds:?}");
+        let got = receiver.requests();
+        let mut ids: Vec<&str> = got.iter().map(|r| r.header("labshare-event-id")).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!((got.len(), ids.len()), (12, 12));
+        assert_eq!(n(&app, &format!("SELECT count(*) FROM webhook_attempts a JOIN webhook_deliveries d ON d.id = a.delivery_id WHERE d.webhook_id = {hook}")), 12);
+    }
+
+    fn the_destination_is_checked_again_before_each_attempt(app) {
+        let mut app = app;
+        app.seed_demo();
+        app.with_webhooks("127.0.0.1", None);
+        let instrument = bookable_instrument(&app, json!(["assisted"]));
+        let receiver = Receiver::start(&[]);
+        let admin = app.login("admin");
+        let (hook, _) = subscribe(&app, &admin, None, &receiver.url(), json!(["booking.created"]));
+        // The allowance is withdrawn after the subscription was made.
+        app.with_webhooks("", None);
+        book(&app, &app.login("researcher"), instrument, &at(&app, 3, 9, 0), &at(&app, 3, 10, 0), "assisted").expect(201);
+        assert_eq!(app.dispatch().failed_attempts, 1);
+        assert!(receiver.requests().is_empty() && receiver.arrived() == 0, "nothing may reach the receiver");
+        let log = deliveries(&app, &admin, hook);
+        assert_eq!(log[0]["status"], "pending");
+        assert_eq!(log[0]["log"][0]["status_code"], Value::Null);
+        assert!(log[0]["log"][0]["error"].as_str().unwrap_or_default().starts_with("refused (https)"), "{log:?}");
+    }
 }
