@@ -240,6 +240,14 @@ both_backends! {
         assert_eq!(log[0]["id"].to_string(), r.header("labshare-delivery-id"));
         assert_eq!(log[0]["log"][0]["status_code"], 200);
         assert_eq!(log[0]["log"][0]["response_excerpt"], "ok");
+
+        // A test event, through the same path.
+        let r = app.post(&format!("/api/v1/webhooks/{hook}/ping"), &admin, &json!({})).expect(202);
+        assert_eq!((r.body["event_type"].as_str(), r.body["status"].as_str()), (Some("webhook.ping"), Some("pending")));
+        let got = receiver.wait_for("the ping", |r| r.len() == 2);
+        assert_eq!(got[1].header("labshare-event-type"), "webhook.ping");
+        assert!(signature_ok(&secret, &got[1]));
+        assert_eq!(got[1].json()["data"], json!({"webhook_id": hook}));
     }
 
     fn a_receiver_failing_twice_gets_retries_with_back_off_and_the_same_event(app) {
