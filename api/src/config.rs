@@ -15,6 +15,11 @@ pub struct Config {
     pub pool_size: u32,
     /// Browser origins allowed to call the API (`LABSHARE_CORS_ORIGINS`, comma-separated).
     pub cors_origins: Vec<String>,
+    /// Non-public hosts, addresses and networks webhooks may reach
+    /// (`LABSHARE_WEBHOOK_ALLOW`, comma-separated; empty: public ones only).
+    pub webhook_allow: labshare_domain::webhook::AllowList,
+    /// How often the dispatcher looks for due deliveries (`LABSHARE_WEBHOOK_INTERVAL_MS`, default 2000).
+    pub webhook_interval: std::time::Duration,
 }
 
 /// Why the configuration cannot be used.
@@ -34,6 +39,10 @@ pub enum ConfigError {
     Pool(String),
     #[error("LABSHARE_CORS_ORIGINS: `{0}` is not an origin such as https://portal.example.cn")]
     CorsOrigin(String),
+    #[error("LABSHARE_WEBHOOK_ALLOW: `{0}` is not a host name, an IP address or a CIDR network")]
+    WebhookAllow(String),
+    #[error("LABSHARE_WEBHOOK_INTERVAL_MS must be a number from 10 to 3600000, not `{0}`")]
+    WebhookInterval(String),
 }
 
 impl Config {
@@ -95,7 +104,19 @@ impl Config {
             }
             cors_origins.push(origin.to_owned());
         }
+        let webhook_allow =
+            labshare_domain::webhook::AllowList::parse(&get("LABSHARE_WEBHOOK_ALLOW").unwrap_or_default())
+                .map_err(ConfigError::WebhookAllow)?;
+        let webhook_interval = match get("LABSHARE_WEBHOOK_INTERVAL_MS") {
+            None => std::time::Duration::from_secs(2),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (10..=3_600_000).contains(&n) => std::time::Duration::from_millis(n),
+                _ => return Err(ConfigError::WebhookInterval(v)),
+            },
+        };
         Ok(Self {
+            webhook_allow,
+            webhook_interval,
             cors_origins,
             database,
             bind: get("LABSHARE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
@@ -133,6 +154,27 @@ mod tests {
         assert_eq!(
             config(&[("LABSHARE_CORS_ORIGINS", "*")]).err(),
             Some(ConfigError::CorsOrigin("*".into()))
+        );
+    }
+
+    #[test]
+    fn the_webhook_allow_list_and_interval_are_read_and_checked() {
+        let c = config(&[
+            ("LABSHARE_WEBHOOK_ALLOW", "hooks.lis.local, 10.8.0.0/16"),
+            ("LABSHARE_WEBHOOK_INTERVAL_MS", "500"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.webhook_allow.allows_host("hooks.lis.local"));
+        assert!(c.webhook_allow.allows_host("10.8.1.2"));
+        assert_eq!(c.webhook_interval, std::time::Duration::from_millis(500));
+        assert!(config(&[]).is_ok_and(|c| c.webhook_allow.is_empty()));
+        assert_eq!(
+            config(&[("LABSHARE_WEBHOOK_ALLOW", "10.0.0.0/40")]).err(),
+            Some(ConfigError::WebhookAllow("10.0.0.0/40".into()))
+        );
+        assert_eq!(
+            config(&[("LABSHARE_WEBHOOK_INTERVAL_MS", "0")]).err(),
+            Some(ConfigError::WebhookInterval("0".into()))
         );
     }
 

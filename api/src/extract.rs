@@ -256,3 +256,16 @@ impl FromRequest for InstitutionParam {
         ready(positive_id(req, "institution_id").map(InstitutionParam))
     }
 }
+
+/// The positive integer `delivery_id` in the path (`/webhooks/{id}/deliveries/{delivery_id}/…`).
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryParam(pub i64);
+
+impl FromRequest for DeliveryParam {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(positive_id(req, "delivery_id").map(DeliveryParam))
+    }
+}

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod billing;
 pub mod config;
 pub mod cors;
+pub mod dispatch;
 pub mod dto;
 pub mod error;
 pub mod etag;
@@ -22,7 +23,7 @@ use crate::error::ApiError;
 use crate::routes::{
     assessments, audit, auth as auth_routes, bookings, calendar, charges, fees, institutions, instruments, labs, ops,
     policy, purchase_reviews, qualifications, ratings, reports, schedule, service, service_accounts, statements,
-    subsidies, usage, users,
+    subsidies, usage, users, webhooks,
 };
 use crate::state::AppState;
 use actix_web::dev::Server;
@@ -274,7 +275,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     resource("/service-accounts/{id}/rotate-secret")
                         .route(web::post().to(service_accounts::rotate_secret)),
                 )
-                .service(resource("/service-accounts/{id}/revoke").route(web::post().to(service_accounts::revoke))),
+                .service(resource("/service-accounts/{id}/revoke").route(web::post().to(service_accounts::revoke)))
+                .service(
+                    resource("/webhooks")
+                        .route(web::get().to(webhooks::list))
+                        .route(web::post().to(webhooks::create)),
+                )
+                .service(resource("/webhooks/event-types").route(web::get().to(webhooks::event_types)))
+                .service(
+                    resource("/webhooks/{id}")
+                        .route(web::get().to(webhooks::get))
+                        .route(web::patch().to(webhooks::update))
+                        .route(web::delete().to(webhooks::delete)),
+                )
+                .service(resource("/webhooks/{id}/rotate-secret").route(web::post().to(webhooks::rotate_secret)))
+                .service(resource("/webhooks/{id}/ping").route(web::post().to(webhooks::ping)))
+                .service(resource("/webhooks/{id}/deliveries").route(web::get().to(webhooks::deliveries)))
+                .service(
+                    resource("/webhooks/{id}/deliveries/{delivery_id}/redeliver")
+                        .route(web::post().to(webhooks::redeliver)),
+                ),
         )
         .service(web::redirect("/docs", "/docs/"))
         .service(SwaggerUi::new("/docs/{_:.*}").url("/api/openapi.json", openapi::document()));
@@ -294,6 +314,9 @@ pub fn serve(
 ) -> std::io::Result<Server> {
     if let Some(every) = sweep_every {
         actix_web::rt::spawn(sweep::run_forever(state.clone(), every));
+    }
+    if let Some(every) = state.webhooks.every {
+        actix_web::rt::spawn(dispatch::run_forever(state.clone(), every));
     }
     let data = web::Data::new(state);
     // One set of metrics for every worker of this server.

@@ -157,6 +157,10 @@ fn serve() -> Result<(), String> {
         keys: Arc::new(Keys::new(&config.jwt_secret)),
         policy: Arc::new(Policy::default()),
         cors_origins: Arc::new(config.cors_origins.clone()),
+        webhooks: Arc::new(labshare_api::state::WebhookSettings {
+            allow: config.webhook_allow.clone(),
+            every: Some(config.webhook_interval),
+        }),
     };
     println!("LabShare listening on http://{addr}");
     println!("  Swagger UI:   http://{addr}/docs/");

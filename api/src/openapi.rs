@@ -4,7 +4,7 @@ use crate::error::{FieldProblem, Problem};
 use crate::routes::{
     assessments, audit, auth, bookings, calendar, charges, fees, institutions, instruments, labs, ops, policy,
     purchase_reviews, qualifications, ratings, reports, schedule, service, service_accounts, statements, subsidies,
-    usage, users,
+    usage, users, webhooks,
 };
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
@@ -57,6 +57,8 @@ use utoipa::{Modify, OpenApi};
         reports::usage, reports::finance, reports::national,
         service_accounts::create, service_accounts::list, service_accounts::get, service_accounts::update,
         service_accounts::rotate_secret, service_accounts::revoke,
+        webhooks::event_types, webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::delete,
+        webhooks::rotate_secret, webhooks::ping, webhooks::deliveries, webhooks::redeliver,
         ops::healthz, ops::readyz, crate::metrics::metrics,
     ),
     components(schemas(Problem, FieldProblem, crate::export::Format)),
@@ -82,6 +84,7 @@ use utoipa::{Modify, OpenApi};
         (name = "statements", description = "Monthly statements (结算单) between payers and providers, and of programmes' subsidy"),
         (name = "policy", description = "The platform policy: every number of the measures an administrator may change"),
         (name = "assessments", description = "Performance assessment (考核) of instruments and units: metrics, scores, grades, publication and use of results"),
+        (name = "webhooks", description = "Webhooks for integrators: subscriptions by event type, HMAC-SHA256-signed deliveries from a transactional outbox, retried with back-off, and the delivery log"),
         (name = "purchase-reviews", description = "Purchase reviews (新购查重评议): before buying an instrument of 2,000,000 CNY or more, the use of similar instruments across all units, a recommendation, and the platform office's decision"),
         (name = "reports", description = "Reports for regulators: use by instrument, institution or category, finance between units, the national-platform export; JSON, or CSV with format=csv"),
         (name = "service-accounts", description = "Service accounts (第三方系统) of hospital information systems and other unattended clients: roles and scopes given by the platform office, client credentials shown once, rotation and revocation"),

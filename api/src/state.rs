@@ -31,6 +31,18 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     /// Browser origins allowed to call the API.
     pub cors_origins: Arc<Vec<String>>,
+    /// Where webhooks may be sent and how often the dispatcher runs.
+    pub webhooks: Arc<WebhookSettings>,
+}
+
+/// The webhook dispatcher's configuration.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSettings {
+    /// Non-public destinations allowed nevertheless (and over plain `http`).
+    pub allow: labshare_domain::webhook::AllowList,
+    /// How often the dispatcher runs inside the server; `None`: it does not
+    /// (tests that do not need it, or a server that only answers requests).
+    pub every: Option<std::time::Duration>,
 }
 
 /// What a handler's transaction knows besides the database.

@@ -47,8 +47,9 @@ fn apply(
         },
         object_type: "booking",
         object_id: id,
-        before: Some(serde_json::json!({"status": before.status.to_string()})),
-        after: Some(serde_json::json!({"status": to.to_string()})),
+        // The whole booking, as the API shows it: webhooks publish it as the event's data.
+        before: Some(view(before.clone())?),
+        after: Some(view(after.clone())?),
     };
     record(c, &event, now.naive_utc())?;
     if to == BookingStatus::NoShow {
@@ -61,6 +62,11 @@ fn apply(
         )?;
     }
     Ok(true)
+}
+
+fn view(b: bookings::Booking) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(crate::routes::bookings::BookingView::from(b))
+        .map_err(|e| ApiError::Internal(format!("audit serialisation: {e}")))
 }
 
 /// Expires and marks no-shows as of `now`, each booking in a transaction of

@@ -143,6 +143,9 @@ pub enum Action {
     ManageServiceAccounts,
     /// Read an institution's service accounts (never their secrets).
     ReadServiceAccount,
+    /// Subscribe webhooks to events, change them, read their deliveries:
+    /// platform-wide ones (`Platform`) or an institution's.
+    ManageWebhooks,
 }
 
 /// What an instrument looks like to the permission rules.
@@ -332,6 +335,8 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
         // Machines get access from the platform office alone; a unit sees its own.
         (A::ManageServiceAccounts, R::Platform) => actor.has(Role::PlatformAdmin),
         (A::ReadServiceAccount, R::Institution(i)) => actor.reads_all() || actor.admin_of(*i),
+        (A::ManageWebhooks, R::Platform) => actor.has(Role::PlatformAdmin),
+        (A::ManageWebhooks, R::Institution(i)) => actor.admin_of(*i),
         _ => false,
     }
 }
@@ -340,6 +345,18 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
 /// the commission and regulators; its own unit's for a unit admin.
 pub fn service_account_scope(actor: &Actor) -> Option<Scope> {
     listing_overdue_scope(actor)
+}
+
+/// Which webhooks an actor may list: all for the platform office, its own
+/// unit's for a unit admin; `None`: none.
+pub fn webhook_scope(actor: &Actor) -> Option<Scope> {
+    if actor.has(Role::PlatformAdmin) {
+        Some(Scope::All)
+    } else if actor.has(Role::UnitAdmin) {
+        Some(Scope::Institution(actor.institution_id))
+    } else {
+        None
+    }
 }
 
 /// Roles a unit administrator may hand out within its own institution.

@@ -29,6 +29,7 @@ pub mod throttle;
 pub mod usage;
 pub mod users;
 pub mod validation;
+pub mod webhook;
 
 pub use ids::{InstitutionId, InstrumentId, LabId, UserId};
 pub use money::Money;

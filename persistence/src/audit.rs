@@ -1,5 +1,6 @@
 //! The append-only audit trail: who changed what, when, before and after.
-//! Callers write an event in the same transaction as the change.
+//! Callers write an event in the same transaction as the change; changes
+//! in the webhook catalogue are published to the outbox with it.
 //!
 //! The trail is a hash chain. Each event stores `prev_hash`, the hash of the
 //! event before it (64 zeros for the first), and `hash`, the SHA-256 of
@@ -167,7 +168,18 @@ pub fn record(conn: &mut DbConn, e: &NewEvent<'_>, now: NaiveDateTime) -> Result
         prev_hash: &prev_hash,
     });
     diesel::update(t::table.find(id)).set(t::hash.eq(&hash)).execute(conn)?;
-    move_head(conn, id, &hash)
+    move_head(conn, id, &hash)?;
+    // Every audited change that integrators may subscribe to is published
+    // from here, in the same transaction: no event without its change.
+    crate::webhooks::publish_change(
+        conn,
+        e.action,
+        e.object_type,
+        e.object_id,
+        e.after.as_ref().or(e.before.as_ref()),
+        now,
+    )?;
+    Ok(())
 }
 
 /// Takes the head of the chain at the start of a PostgreSQL write

@@ -188,6 +188,7 @@ pub enum Lockable {
     Statements,
     Charges,
     Assessments,
+    Webhooks,
 }
 
 /// Locks a row for the rest of the transaction, so that a concurrent
@@ -209,6 +210,7 @@ pub fn lock_row(conn: &mut DbConn, table: Lockable, id: i64) -> Result<(), RepoE
             Lockable::Statements => "statements",
             Lockable::Charges => "charges",
             Lockable::Assessments => "assessments",
+            Lockable::Webhooks => "webhooks",
         };
         diesel::sql_query(format!("SELECT id FROM {table} WHERE id = $1 FOR NO KEY UPDATE"))
             .bind::<diesel::sql_types::BigInt, _>(id)

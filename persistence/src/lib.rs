@@ -31,6 +31,7 @@ pub mod text;
 pub mod throttle;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 pub use db::{
     connect_pool, lock_row, migrate, ping, read_tx, write_tx, Backend, DbConn, DbPool, DbUrl, Lockable,

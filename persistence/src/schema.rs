@@ -593,6 +593,66 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhooks (id) {
+        id -> BigInt,
+        institution_id -> Nullable<BigInt>,
+        url -> Text,
+        event_types -> Text,
+        secret -> Text,
+        active -> Bool,
+        description -> Text,
+        created_by -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    outbox_events (id) {
+        id -> BigInt,
+        event_type -> Text,
+        object_type -> Text,
+        object_id -> BigInt,
+        occurred_at -> Timestamp,
+        payload_json -> Text,
+        institution_ids -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        event_id -> BigInt,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (id) {
+        id -> BigInt,
+        delivery_id -> BigInt,
+        attempted_at -> Timestamp,
+        duration_ms -> BigInt,
+        status_code -> Nullable<Integer>,
+        error -> Nullable<Text>,
+        response_excerpt -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(labs -> institutions (institution_id));
@@ -645,4 +705,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     purchase_review_instruments,
     sign_in_failures,
     service_accounts,
+    webhooks,
+    outbox_events,
+    webhook_deliveries,
+    webhook_attempts,
 );

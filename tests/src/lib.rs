@@ -219,6 +219,7 @@ impl TestApp {
             keys: Arc::new(Keys::new("test-secret-test-secret-test-secret")),
             policy: Arc::new(Policy::default()),
             cors_origins: Arc::new(vec![TEST_ORIGIN.to_owned()]),
+            webhooks: Arc::new(labshare_api::state::WebhookSettings::default()),
         };
         let state = app_state.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
@@ -453,6 +454,48 @@ impl TestApp {
             .as_str()
             .unwrap_or_else(|| panic!("no token: {}", r.text))
             .to_owned()
+    }
+
+    /// Restarts the server with webhooks allowed to reach `allow` (as
+    /// `LABSHARE_WEBHOOK_ALLOW`) and the dispatcher running every `every`
+    /// (`None`: not at all; call [`TestApp::dispatch`]).
+    pub fn with_webhooks(&mut self, allow: &str, every: Option<std::time::Duration>) {
+        let allow = labshare_domain::webhook::AllowList::parse(allow).unwrap_or_else(|e| panic!("allow list: {e}"));
+        self.state.webhooks = Arc::new(labshare_api::state::WebhookSettings { allow, every });
+        self.restart();
+    }
+
+    /// Stops the server abruptly (in-flight work is dropped, as in a crash)
+    /// and starts a new one on the same database, clock and settings, on a
+    /// new port. Tokens stay valid.
+    pub fn restart(&mut self) {
+        if let Some(h) = self.handle.take() {
+            futures_executor_block(h.stop(false));
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let state = self.state.clone();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+        let port = listener.local_addr().unwrap_or_else(|e| panic!("addr: {e}")).port();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let system = actix_web::rt::System::new();
+            system.block_on(async move {
+                let server = labshare_api::serve(state, listener, None).unwrap_or_else(|e| panic!("serve: {e}"));
+                let _ = tx.send(server.handle());
+                let _ = server.await;
+            });
+        });
+        self.handle = Some(rx.recv().unwrap_or_else(|e| panic!("server did not restart: {e}")));
+        self.thread = Some(thread);
+        self.base = format!("http://127.0.0.1:{port}");
+    }
+
+    /// Runs one round of the webhook dispatcher at the server's current time.
+    pub fn dispatch(&self) -> labshare_api::dispatch::RoundReport {
+        futures_executor_block(labshare_api::dispatch::run_once(&self.state))
+            .unwrap_or_else(|e| panic!("dispatch: {e}"))
     }
 }
 

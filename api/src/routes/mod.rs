@@ -23,6 +23,7 @@ pub mod statements;
 pub mod subsidies;
 pub mod usage;
 pub mod users;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::state::Ctx;

@@ -17,3 +17,4 @@ mod purchase_reviews;
 mod reports;
 mod service;
 mod service_accounts;
+mod webhooks;
