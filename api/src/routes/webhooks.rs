@@ -254,6 +254,9 @@ fn check_description(description: &str) -> Result<(), ApiError> {
 }
 
 /// The catalogue of event types.
+///
+/// Every type a subscription may name, with what causes it; `*` subscribes
+/// to all of them, present and future.
 #[utoipa::path(get, path = "/api/v1/webhooks/event-types", tag = "webhooks", operation_id = "listWebhookEventTypes",
     responses((status = 200, description = "Every event type a subscription may name", body = Vec<EventTypeView>)),
     security(("bearer" = [])))]
@@ -346,6 +349,9 @@ pub async fn create(
 }
 
 /// List the subscriptions the actor manages.
+///
+/// All of them for the platform office, its own institution's for a unit
+/// admin; never their secrets.
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", operation_id = "listWebhooks",
     params(WebhookQuery),
     responses((status = 200, description = "A page of subscriptions", body = WebhookPage)),
@@ -379,6 +385,9 @@ pub async fn list(
 }
 
 /// Read a subscription.
+///
+/// Its URL, event types, state and description, never the secret; with an
+/// `ETag` for `If-Match` on PATCH.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}", tag = "webhooks", operation_id = "getWebhook",
     params(("id" = i64, Path, description = "Subscription id"), crate::etag::IfNoneMatch),
     responses((status = 200, description = "The subscription", body = WebhookView)),
@@ -396,6 +405,9 @@ pub async fn get(
 }
 
 /// Change a subscription's URL, event types, state or description.
+///
+/// A new URL is checked like a new subscription's; a paused subscription
+/// (`active: false`) receives no new events and its queued deliveries wait.
 #[utoipa::path(patch, path = "/api/v1/webhooks/{id}", tag = "webhooks", operation_id = "updateWebhook",
     params(("id" = i64, Path, description = "Subscription id"), crate::etag::IfMatch),
     request_body = WebhookPatch,
@@ -464,8 +476,10 @@ pub async fn update(
     crate::etag::tagged(&view)
 }
 
-/// Delete a subscription: it receives nothing more and what was waiting is
-/// cancelled; its delivery log is kept for the audit.
+/// Delete a subscription.
+///
+/// It receives nothing more and what was waiting is cancelled; its delivery
+/// log is kept for the audit.
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks", operation_id = "deleteWebhook",
     params(("id" = i64, Path, description = "Subscription id")),
     responses((status = 204, description = "Deleted")),
@@ -483,8 +497,10 @@ pub async fn delete(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Resul
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Replace the signing secret; the old one stops signing at once. The
-/// answer carries the new secret, shown only this once.
+/// Replace the signing secret.
+///
+/// The old one stops signing at once. The answer carries the new secret,
+/// shown only this once.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/rotate-secret", tag = "webhooks", operation_id = "rotateWebhookSecret",
     params(("id" = i64, Path, description = "Subscription id")),
     responses((status = 200, description = "The subscription with its new secret", body = WebhookWithSecret)),
@@ -520,8 +536,10 @@ pub async fn rotate_secret(
     Ok(web::Json(out))
 }
 
-/// Send a test event (`webhook.ping`) to the subscription, through the
-/// dispatcher like any other delivery.
+/// Send a test event.
+///
+/// A `webhook.ping` event goes to the subscription through the dispatcher
+/// like any other delivery, signed and logged.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/ping", tag = "webhooks", operation_id = "pingWebhook",
     params(("id" = i64, Path, description = "Subscription id")),
     responses((status = 202, description = "Queued; follow it in the delivery log", body = DeliveryView)),
@@ -550,7 +568,10 @@ pub async fn ping(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<
     Ok(HttpResponse::Accepted().json(view))
 }
 
-/// The delivery log of a subscription: each delivery with every attempt.
+/// The delivery log of a subscription.
+///
+/// Each delivery with every attempt: when, how long, the status code or the
+/// error, and the start of the answer.
 #[utoipa::path(get, path = "/api/v1/webhooks/{id}/deliveries", tag = "webhooks", operation_id = "listWebhookDeliveries",
     params(("id" = i64, Path, description = "Subscription id"), DeliveryQuery),
     responses((status = 200, description = "A page of deliveries, oldest first", body = DeliveryPage)),
@@ -587,8 +608,10 @@ pub async fn deliveries(
     Ok(web::Json(DeliveryPage::from_page(page, DeliveryView::from)))
 }
 
-/// Send a delivered or failed delivery again, with the same event id (a
-/// failed one whose attempts are used up gets one more).
+/// Send a delivery again.
+///
+/// A delivered or failed delivery is queued again with the same event id;
+/// a failed one whose attempts are used up gets one more.
 #[utoipa::path(post, path = "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks", operation_id = "redeliverWebhookDelivery",
     params(("id" = i64, Path, description = "Subscription id"), ("delivery_id" = i64, Path, description = "Delivery id")),
     responses((status = 202, description = "Queued again", body = DeliveryView),

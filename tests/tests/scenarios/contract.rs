@@ -106,6 +106,9 @@ fn every_operation_is_documented_for_integrators() {
             if op["summary"].as_str().is_none_or(str::is_empty) {
                 problems.push(format!("{name}: no summary"));
             }
+            if op["description"].as_str().is_none_or(str::is_empty) {
+                problems.push(format!("{name}: no description below the summary"));
+            }
             if let Some(body) = op.get("requestBody") {
                 let schema = &body["content"]["application/json"]["schema"];
                 if !has_examples(&doc, schema, 0) {
