@@ -86,6 +86,10 @@ pub enum Action {
     CertifyBiosafety,
     /// Book time on an instrument.
     Book,
+    /// Book for another account of an institution (the resource): its unit
+    /// admin, such as a hospital system's service account, books for its
+    /// researchers.
+    BookFor,
     ReadBooking,
     /// Approve or reject a pending booking.
     DecideBooking,
@@ -282,7 +286,8 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
         }
         (A::DecideBooking | A::OperateBooking, R::Booking(b)) => actor.runs(&b.instrument),
         (A::ManageServiceItems, R::Institution(i)) => actor.admin_of(*i),
-        (A::CancelBooking, R::Booking(b)) => b.user_id == actor.user_id || actor.runs(&b.instrument),
+        (A::CancelBooking, R::Booking(b)) => acts_for_booker(actor, b) || actor.runs(&b.instrument),
+        (A::BookFor, R::Institution(i)) => actor.admin_of(*i),
         // Ratings are published without the rater, so that users rate freely;
         // the platform office, commission and regulators may follow one up.
         (A::IdentifyRater, R::Rating { rater }) => *rater == actor.user_id || actor.reads_all(),
@@ -357,6 +362,15 @@ pub fn webhook_scope(actor: &Actor) -> Option<Scope> {
     } else {
         None
     }
+}
+
+/// Whether the actor acts as the booker of `b`: the booker, or the unit
+/// admin of the booker's institution (who may have booked for them) when
+/// it does not run the instrument. A cancellation by one of them is the
+/// booker's own and may cost the booked fee.
+pub fn acts_for_booker(actor: &Actor, b: &BookingAccess) -> bool {
+    b.user_id == actor.user_id
+        || (actor.has(Role::UnitAdmin) && actor.institution_id == b.institution_id && !actor.runs(&b.instrument))
 }
 
 /// Roles a unit administrator may hand out within its own institution.
@@ -565,6 +579,46 @@ mod tests {
             sharing_scope: scope,
             managers,
         }
+    }
+
+    #[test]
+    fn a_unit_admin_books_for_its_own_people_and_cancels_as_their_booker() {
+        let unit = actor(Role::UnitAdmin);
+        assert!(can(&unit, Action::BookFor, &Resource::Institution(OWN)));
+        assert!(!can(&unit, Action::BookFor, &Resource::Institution(OTHER)));
+        assert!(!can(
+            &actor(Role::Researcher),
+            Action::BookFor,
+            &Resource::Institution(OWN)
+        ));
+        assert!(can(
+            &actor(Role::PlatformAdmin),
+            Action::BookFor,
+            &Resource::Institution(OTHER)
+        ));
+
+        // A booking of one of its researchers on another unit's instrument.
+        let elsewhere = instrument(OTHER, ListingStatus::Approved, SharingScope::Public, vec![]);
+        let theirs = BookingAccess {
+            user_id: UserId(77),
+            institution_id: OWN,
+            instrument: elsewhere,
+        };
+        assert!(acts_for_booker(&unit, &theirs));
+        assert!(can(&unit, Action::CancelBooking, &Resource::Booking(&theirs)));
+        // Not for another unit's people; its own instrument it cancels as the runner, not the booker.
+        let foreign = BookingAccess {
+            institution_id: OTHER,
+            ..theirs.clone()
+        };
+        assert!(!acts_for_booker(&unit, &foreign));
+        let on_own = BookingAccess {
+            instrument: instrument(OWN, ListingStatus::Approved, SharingScope::Public, vec![]),
+            ..theirs
+        };
+        assert!(!acts_for_booker(&unit, &on_own));
+        assert!(can(&unit, Action::CancelBooking, &Resource::Booking(&on_own)));
+        assert!(!acts_for_booker(&actor(Role::Researcher), &foreign));
     }
 
     #[test]

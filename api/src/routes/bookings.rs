@@ -12,7 +12,7 @@ use crate::state::{AppState, Ctx};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use labshare_domain::access::{Action, BookingAccess, Resource};
+use labshare_domain::access::{Action, Actor, BookingAccess, Resource};
 use labshare_domain::booking::{
     cancellation_costs_fee, check_booking, transition, BookingAction, BookingContext, BookingError, BookingRequest,
     BookingStatus, TimeWindow, TransitionError,
@@ -24,7 +24,7 @@ use labshare_domain::qualification::{biosafety_level_on, qualified_on};
 use labshare_domain::{InstitutionId, InstrumentId, UserId};
 use labshare_persistence::bookings::{self as repo, Booking, Change, NewBooking};
 use labshare_persistence::error::ConflictKind;
-use labshare_persistence::{instruments, labs, qualifications, schedule, DbConn, RepoError};
+use labshare_persistence::{instruments, labs, qualifications, schedule, users, DbConn, RepoError};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
@@ -111,6 +111,14 @@ pub struct BookingInput {
     /// What the time is for, 1–500 characters.
     #[schema(example = "血清维生素D检测方法学验证")]
     pub purpose: String,
+    /// Book for another person of one's own institution: a unit admin — or
+    /// a hospital system's service account holding that role — books for a
+    /// researcher. The booking, the rules it is checked against
+    /// (qualifications, suspension, tier) and its charges are that person's.
+    /// Absent: for oneself.
+    #[serde(default)]
+    #[schema(example = 6)]
+    pub for_user_id: Option<i64>,
 }
 
 /// A rejection, with its reason.
@@ -252,7 +260,17 @@ pub async fn create(
                     no_such()
                 });
             }
-            allow(ctx, Action::Book, &Resource::Instrument(&rec.value.access()))?;
+            let booker = booker(c, ctx, i.for_user_id)?;
+            if !labshare_domain::access::can(&booker, Action::Book, &Resource::Instrument(&rec.value.access())) {
+                return Err(match i.for_user_id {
+                    Some(_) => ApiError::Validation(vec![FieldProblem::body(
+                        "/for_user_id",
+                        "may_book",
+                        "this person may not book this instrument",
+                    )]),
+                    None => ApiError::Forbidden,
+                });
+            }
             // Bookers of one instrument queue here, so each sees the others'
             // committed bookings (on PostgreSQL two racing inserts could
             // otherwise deadlock on the exclusion constraint).
@@ -265,10 +283,10 @@ pub async fn create(
                 .map(|b| b.window)
                 .collect();
             let existing = repo::blocking_between(c, id, &window)?;
-            let quals = qualifications::of_user(c, ctx.actor.user_id)?;
+            let quals = qualifications::of_user(c, booker.user_id)?;
             // The whole history: each no-show counts towards one suspension only.
             let since = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-            let no_shows = repo::no_shows_since(c, ctx.actor.user_id, since)?;
+            let no_shows = repo::no_shows_since(c, booker.user_id, since)?;
             let start_day = window.start.with_timezone(&ctx.policy.local_offset()).date_naive();
             let booking_ctx = BookingContext {
                 instrument: &rec.value.instrument,
@@ -282,8 +300,8 @@ pub async fn create(
                 no_shows: &no_shows,
             };
             let request = BookingRequest {
-                user_institution: ctx.actor.institution_id,
-                user_member: ctx.actor.member,
+                user_institution: booker.institution_id,
+                user_member: booker.member,
                 mode: i.mode,
                 window,
                 purpose: i.purpose.clone(),
@@ -291,8 +309,8 @@ pub async fn create(
             let accepted = check_booking(&request, &booking_ctx, &ctx.policy, ctx.now)?;
             let new = NewBooking {
                 instrument_id: id,
-                user_id: ctx.actor.user_id,
-                institution_id: ctx.actor.institution_id,
+                user_id: booker.user_id,
+                institution_id: booker.institution_id,
                 mode: i.mode,
                 purpose: &i.purpose,
                 window,
@@ -305,6 +323,31 @@ pub async fn create(
         })
         .await?;
     Ok(HttpResponse::Created().json(view))
+}
+
+/// Who a new booking is for: the actor, or a person of an institution the
+/// actor administers (`for_user_id`).
+fn booker(c: &mut DbConn, ctx: &Ctx, for_user_id: Option<i64>) -> Result<Actor, ApiError> {
+    let Some(id) = for_user_id.filter(|id| *id != ctx.actor.user_id.0) else {
+        return Ok(ctx.actor.clone());
+    };
+    let problem =
+        |rule: &str, message: &str| ApiError::Validation(vec![FieldProblem::body("/for_user_id", rule, message)]);
+    let user = match users::get(c, UserId(id)) {
+        Err(RepoError::NotFound) => return Err(problem("exists", "no such account")),
+        other => other?,
+    };
+    allow(ctx, Action::BookFor, &Resource::Institution(user.value.institution_id))?;
+    if user.value.service_account || !user.value.active {
+        return Err(problem(
+            "person",
+            "bookings are made for an active person, not a service account",
+        ));
+    }
+    match users::actor(c, user.value.id) {
+        Err(RepoError::NotFound) => Err(problem("person", "the account is deactivated")),
+        other => Ok(other?),
+    }
 }
 
 fn access(c: &mut DbConn, b: &Booking) -> Result<BookingAccess, ApiError> {
@@ -421,7 +464,7 @@ fn step(c: &mut DbConn, ctx: &Ctx, id: i64, action: BookingAction) -> Result<Boo
         },
         BookingAction::Cancel => Change {
             late_cancellation: Some(cancellation_costs_fee(
-                before.user_id == ctx.actor.user_id,
+                labshare_domain::access::acts_for_booker(&ctx.actor, &a),
                 before.status,
                 &before.window,
                 &ctx.policy,

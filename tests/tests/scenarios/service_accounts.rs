@@ -44,6 +44,64 @@ fn his(app: &TestApp) -> (i64, String, String) {
 }
 
 both_backends! {
+    fn a_hospital_system_books_for_its_own_researchers_and_no_one_else(app) {
+        app.seed_demo();
+        let instrument = bookable_instrument(&app, json!(["assisted"]));
+        let r = create_account(
+            &app,
+            json!(["unit_admin"]),
+            json!(["catalog:read", "bookings:read", "bookings:write"]),
+        )
+        .expect(201);
+        let (_, client_id, secret) = credentials(&r);
+        let service_user = r.body["account"]["user_id"].clone();
+        let token = app.client_token(&client_id, &secret);
+        let researcher_token = app.login("researcher");
+        let researcher = app.get("/api/v1/me", &researcher_token).body["user"].clone();
+        let body = |for_user: Value, day: i64| {
+            json!({
+                "instrument_id": instrument, "mode": "assisted", "purpose": "血药浓度检测",
+                "starts_at": at(&app, day, 9, 0), "ends_at": at(&app, day, 10, 0), "for_user_id": for_user
+            })
+        };
+
+        let booked = app.post("/api/v1/bookings", &token, &body(researcher["id"].clone(), 3)).expect(201);
+        assert_eq!(booked.body["user_id"], researcher["id"]);
+        assert_eq!(booked.body["institution_id"], researcher["institution_id"]);
+        let actors = app.strings(&format!(
+            "SELECT CAST(actor_user_id AS TEXT) AS s FROM audit_events WHERE object_type = 'booking' AND object_id = {}",
+            booked.body["id"]
+        ));
+        assert_eq!(actors, vec![service_user.to_string()]);
+        // The researcher sees the booking as their own.
+        let mine = app.get("/api/v1/bookings", &researcher_token).expect(200);
+        assert!(mine.body["items"].as_array().is_some_and(|a| a.iter().any(|b| b["id"] == booked.body["id"])));
+
+        // Not for a person of another institution, nor for a service account, nor for no one.
+        let before = app.count("bookings");
+        let other = app.get("/api/v1/me", &app.login("manager1")).body["user"]["id"].clone();
+        app.post("/api/v1/bookings", &token, &body(other, 4)).expect(403);
+        let r = app.post("/api/v1/bookings", &token, &body(service_user.clone(), 4)).expect(201);
+        assert_eq!(r.body["user_id"], service_user, "for itself, the account books as itself");
+        let r = app.post("/api/v1/bookings", &token, &body(json!(999_999), 5)).expect(422);
+        assert_eq!(r.body["errors"][0]["pointer"], "/for_user_id");
+        assert_eq!(r.body["errors"][0]["rule"], "exists");
+        assert_eq!(app.count("bookings"), before + 1);
+
+        // A service account that is only a researcher books for itself alone.
+        let r = create_account(&app, json!(["researcher"]), json!(["bookings:write"])).expect(201);
+        let (_, plain_id, plain_secret) = credentials(&r);
+        let plain = app.client_token(&plain_id, &plain_secret);
+        app.post("/api/v1/bookings", &plain, &body(researcher["id"].clone(), 6)).expect(403);
+        assert_eq!(app.count("bookings"), before + 1);
+
+        // The system cancels what it booked for its researcher.
+        let r = app
+            .post(&format!("/api/v1/bookings/{}/cancel", booked.body["id"]), &token, &json!({}))
+            .expect(200);
+        assert_eq!(r.body["status"], "cancelled");
+    }
+
     fn a_service_account_secret_is_shown_once_and_stored_only_as_a_hash(app) {
         app.seed_demo();
         let admin = app.login("admin");
