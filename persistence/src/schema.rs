@@ -572,6 +572,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (id) {
+        id -> BigInt,
+        principal -> Text,
+        idempotency_key -> Text,
+        method -> Text,
+        path -> Text,
+        body_hash -> Text,
+        state -> Text,
+        status -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        headers -> Nullable<Text>,
+        body -> Nullable<Text>,
+        body_encoding -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(labs -> institutions (institution_id));
@@ -623,4 +642,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     purchase_reviews,
     purchase_review_instruments,
     sign_in_failures,
+    idempotency_keys,
 );
