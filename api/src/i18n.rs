@@ -324,7 +324,10 @@ mod tests {
 
     fn lang(value: &str) -> Lang {
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_str(value).unwrap());
+        h.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_str(value).unwrap_or_else(|e| panic!("{e}")),
+        );
         preferred(&h)
     }
 
@@ -361,8 +364,8 @@ mod tests {
         let mut out = Vec::new();
         let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
         while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
+            for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{e}")) {
+                let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
                 if path.is_dir() {
                     stack.push(path);
                     continue;
@@ -370,7 +373,7 @@ mod tests {
                 if path.extension().is_none_or(|e| e != "rs") || path.ends_with("i18n.rs") {
                     continue;
                 }
-                let text = std::fs::read_to_string(&path).unwrap();
+                let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
                 let mut rest = text.as_str();
                 while let Some(i) = rest.find(marker) {
                     rest = &rest[i + marker.len()..];
@@ -446,16 +449,16 @@ mod tests {
     #[test]
     fn chinese_details_keep_the_specifics_of_the_english_ones() {
         assert_eq!(
-            kind_detail("booking-too-short", "a booking must last at least 30 minutes").unwrap(),
-            "预约时长至少为 30 分钟"
+            kind_detail("booking-too-short", "a booking must last at least 30 minutes").as_deref(),
+            Some("预约时长至少为 30 分钟")
         );
         assert_eq!(
-            kind_detail("booking-transition", "cannot approve a booking that is cancelled").unwrap(),
-            "该预约当前状态为 cancelled，不能执行 approve"
+            kind_detail("booking-transition", "cannot approve a booking that is cancelled").as_deref(),
+            Some("该预约当前状态为 cancelled，不能执行 approve")
         );
         assert_eq!(
-            kind_detail("booking-transition", "the booking changed meanwhile; read it again").unwrap(),
-            "该预约已被同时修改；请重新读取"
+            kind_detail("booking-transition", "the booking changed meanwhile; read it again").as_deref(),
+            Some("该预约已被同时修改；请重新读取")
         );
         assert_eq!(
             kind_detail(
@@ -463,12 +466,12 @@ mod tests {
                 "the standard takes effect on 2026-01-01, before today (2026-02-01); prices are never retroactive: \
                  the unit proposes it again from today or later"
             )
-            .unwrap(),
-            "该收费标准于 2026-01-01 生效，早于今天（2026-02-01）；价格不可追溯：请由单位重新提交自今天或以后生效的标准"
+            .as_deref(),
+            Some("该收费标准于 2026-01-01 生效，早于今天（2026-02-01）；价格不可追溯：请由单位重新提交自今天或以后生效的标准")
         );
         assert_eq!(
-            kind_detail("duplicate", "another record already has this credit_code").unwrap(),
-            "已有其他记录使用了该 credit_code"
+            kind_detail("duplicate", "another record already has this credit_code").as_deref(),
+            Some("已有其他记录使用了该 credit_code")
         );
     }
 }

@@ -273,10 +273,16 @@ mod tests {
     #[test]
     fn answers_that_invite_a_retry_give_the_key_back() {
         for kept in [200, 201, 204, 400, 403, 404, 409, 422] {
-            assert!(keeps(StatusCode::from_u16(kept).unwrap()), "{kept}");
+            assert!(
+                keeps(StatusCode::from_u16(kept).unwrap_or_else(|e| panic!("{e}"))),
+                "{kept}"
+            );
         }
         for released in [401, 408, 429, 500, 503] {
-            assert!(!keeps(StatusCode::from_u16(released).unwrap()), "{released}");
+            assert!(
+                !keeps(StatusCode::from_u16(released).unwrap_or_else(|e| panic!("{e}"))),
+                "{released}"
+            );
         }
     }
 
