@@ -16,6 +16,11 @@
 //!   4xx included, is kept and replayed.
 //! - Keys expire [`TTL_HOURS`] after the first request (server clock): an
 //!   expired key is replaced when used again and purged by the sweep.
+//! - A first request left unanswered for [`ABANDONED_AFTER_SECONDS`] (the
+//!   server stopped, or the client went away mid-request) no longer holds
+//!   its key: a retry runs again. Its write, if it was committed, is then
+//!   not known to the retry; the database's own unique keys still refuse
+//!   most duplicates.
 
 use crate::error::ApiError;
 use crate::i18n::{self, Lang};
@@ -38,6 +43,10 @@ pub const HEADER: &str = "Idempotency-Key";
 pub const REPLAYED: &str = "Idempotent-Replayed";
 /// How long a key and its answer are kept.
 pub const TTL_HOURS: i64 = 24;
+/// A first request still unanswered after this long was abandoned (the
+/// server stopped, or the client went away and the answer was never kept):
+/// its key may be claimed again.
+pub const ABANDONED_AFTER_SECONDS: i64 = 300;
 /// The longest key accepted.
 pub const MAX_KEY_LEN: usize = 255;
 
@@ -176,6 +185,7 @@ pub async fn guard(
 
     let now = state.now();
     let expires_at = now + chrono::Duration::hours(TTL_HOURS);
+    let abandoned_before = now - chrono::Duration::seconds(ABANDONED_AFTER_SECONDS);
     let claimed = {
         let (principal, key, method, path, body_hash) = (
             principal.clone(),
@@ -192,7 +202,13 @@ pub async fn guard(
                 path: &path,
                 body_hash: &body_hash,
             };
-            keys::claim(c, &claim, now.naive_utc(), expires_at.naive_utc())
+            keys::claim(
+                c,
+                &claim,
+                now.naive_utc(),
+                abandoned_before.naive_utc(),
+                expires_at.naive_utc(),
+            )
         })
         .await
     };

@@ -96,8 +96,11 @@ fn existing(row: Row) -> Result<Existing, RepoError> {
 }
 
 /// Claims `claim.key` for `claim.principal` until `expires_at`: a key whose
-/// earlier use expired is replaced; a live one is returned as it stands.
-/// Run it in a write transaction of its own, before the request is handled.
+/// earlier use expired, or whose first request was abandoned unanswered (still
+/// in progress since `abandoned_before` or earlier: the server stopped or
+/// the client went away mid-request), is replaced; a live one is returned as
+/// it stands. Run it in a write transaction of its own, before the request
+/// is handled.
 ///
 /// # Errors
 /// [`RepoError::Conflict`] (unique) when a concurrent request claimed the
@@ -106,10 +109,18 @@ pub fn claim(
     conn: &mut DbConn,
     claim: &Claim<'_>,
     now: NaiveDateTime,
+    abandoned_before: NaiveDateTime,
     expires_at: NaiveDateTime,
 ) -> Result<Claimed, RepoError> {
     let mine = t::principal.eq(claim.principal).and(t::idempotency_key.eq(claim.key));
     diesel::delete(t::table.filter(mine).filter(t::expires_at.le(now))).execute(conn)?;
+    diesel::delete(
+        t::table
+            .filter(mine)
+            .filter(t::state.eq("in_progress"))
+            .filter(t::created_at.le(abandoned_before)),
+    )
+    .execute(conn)?;
     let found: Option<Row> = t::table
         .filter(mine)
         .select((

@@ -6,6 +6,7 @@ use crate::fixtures::{institution_body, lab_body};
 use labshare_tests::{both_backends, Resp, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 const REPLAYED: &str = "idempotent-replayed";
 
@@ -123,6 +124,32 @@ both_backends! {
         post_with_key(&app, &admin, "/api/v1/institutions", &third, "daily").expect(201);
         assert_eq!(app.count("institutions"), before + 3);
         assert_eq!(keys_of(&app, "daily"), 1);
+    }
+
+    fn a_key_whose_first_request_was_abandoned_is_free_again_after_five_minutes(app) {
+        app.seed_demo();
+        let admin = app.login("admin");
+        let me = app.get("/api/v1/me", &admin).expect(200).body["user"]["id"].as_i64().unwrap_or_default();
+        let body = institution_body("南宁市第九人民医院", "K0000001X");
+        // A first request the server never finished answering (it stopped mid-request).
+        let raw = serde_json::to_vec(&body).unwrap_or_default();
+        let hash: String = Sha256::digest(&raw).iter().map(|b| format!("{b:02x}")).collect();
+        let at = app.now().naive_utc().format("%Y-%m-%d %H:%M:%S");
+        let until = (app.now() + chrono::Duration::hours(24)).naive_utc().format("%Y-%m-%d %H:%M:%S");
+        app.execute(&format!(
+            "INSERT INTO idempotency_keys (principal, idempotency_key, method, path, body_hash, state, created_at, expires_at) \
+             VALUES ('user:{me}', 'stuck', 'POST', '/api/v1/institutions', '{hash}', 'in_progress', '{at}', '{until}')"
+        ));
+        let before = app.count("institutions");
+        let r = post_with_key(&app, &admin, "/api/v1/institutions", &body, "stuck").expect(409);
+        assert_eq!(r.problem_type(), "/problems/idempotency-key-in-use");
+        assert_eq!(r.header("retry-after"), Some("1"));
+        assert_eq!(app.count("institutions"), before);
+
+        app.advance(chrono::Duration::minutes(5));
+        let first = post_with_key(&app, &admin, "/api/v1/institutions", &body, "stuck").expect(201);
+        assert_eq!(app.count("institutions"), before + 1);
+        same_answer(&first, &post_with_key(&app, &admin, "/api/v1/institutions", &body, "stuck"));
     }
 
     fn keys_belong_to_the_user_who_sent_them(app) {
