@@ -167,7 +167,12 @@ impl FromRequest for Bearer {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Result<Bearer, ApiError> {
+/// The verified bearer token of a request (signature and expiry only; the
+/// session is checked inside the handler's transaction).
+///
+/// # Errors
+/// 401 when the token is missing, malformed, invalid or expired.
+pub fn bearer(req: &HttpRequest) -> Result<Bearer, ApiError> {
     let state = req
         .app_data::<web::Data<crate::state::AppState>>()
         .ok_or_else(|| ApiError::Internal("application state missing".into()))?;

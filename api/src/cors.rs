@@ -9,7 +9,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse, ResponseError};
+use actix_web::{web, HttpResponse};
 
 /// Methods a browser may use.
 const METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
@@ -17,7 +17,7 @@ const METHODS: &str = "GET, POST, PUT, PATCH, DELETE";
 const ALLOW_HEADERS: &str =
     "Authorization, Content-Type, Accept, Accept-Language, If-Match, If-None-Match, Idempotency-Key, X-Request-Id";
 /// Response headers a browser's script may read.
-const EXPOSE_HEADERS: &str = "ETag, Location, Retry-After, X-Request-Id";
+const EXPOSE_HEADERS: &str = "ETag, Location, Retry-After, X-Request-Id, Idempotent-Replayed";
 
 /// Whether an origin is well formed: `http` or `https`, a host, an optional
 /// port, nothing else.
@@ -50,6 +50,7 @@ pub async fn apply(
     let preflight =
         req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if preflight && origin.is_some() {
+        let lang = crate::i18n::preferred(req.headers());
         let (http, _) = req.into_parts();
         let res = if allowed {
             HttpResponse::build(StatusCode::NO_CONTENT)
@@ -63,7 +64,7 @@ pub async fn apply(
                 kind: "cors-origin",
                 detail: "this origin is not allowed to call the API from a browser".into(),
             }
-            .error_response()
+            .response_in(lang)
         };
         let mut res = ServiceResponse::new(http, res);
         if allowed {

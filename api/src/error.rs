@@ -2,6 +2,7 @@
 //! `type`; invalid fields are listed with a JSON pointer (body) or a
 //! parameter name (path, query).
 
+use crate::i18n::{self, Lang};
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use labshare_domain::listing::ListingError;
@@ -126,6 +127,12 @@ pub enum ApiError {
     /// Too many failed sign-ins: try again after `retry_after` seconds.
     #[error("too many failed sign-ins")]
     TooManyAttempts { retry_after: i64 },
+    /// Another request with the same `Idempotency-Key` is still being answered.
+    #[error("idempotency key in use")]
+    IdempotencyKeyInUse,
+    /// The `Idempotency-Key` was used for a request with another method, path or body.
+    #[error("idempotency key reused for another request")]
+    IdempotencyKeyReused,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -168,12 +175,32 @@ impl ApiError {
                 "sign-in-throttled",
                 "Too many failed sign-ins",
             ),
+            IdempotencyKeyInUse => (StatusCode::CONFLICT, "idempotency-key-in-use", "Idempotency key in use"),
+            IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+            ),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         }
     }
 
-    /// The problem document sent to the client.
+    /// The problem document sent to the client, in English.
     pub fn problem(&self) -> Problem {
+        self.problem_in(Lang::En)
+    }
+
+    /// The problem document in `lang`: only `title` and `detail` change.
+    pub fn problem_in(&self, lang: Lang) -> Problem {
+        let mut problem = self.english_problem();
+        if lang == Lang::Zh {
+            problem.detail = i18n::zh_detail(self, &problem.detail);
+            problem.title = i18n::zh_title(self).into();
+        }
+        problem
+    }
+
+    fn english_problem(&self) -> Problem {
         let (status, kind, title) = self.parts();
         let (detail, errors, error) = match self {
             ApiError::MalformedJson(d) => (format!("the body is not valid JSON: {d}"), None, None),
@@ -236,6 +263,20 @@ impl ApiError {
                 None,
                 None,
             ),
+            ApiError::IdempotencyKeyInUse => (
+                "a request with this Idempotency-Key is still being answered; retry after Retry-After".into(),
+                None,
+                None,
+            ),
+            ApiError::IdempotencyKeyReused => (
+                "this Idempotency-Key was used for another request (method, path or body differ); use a new key for a new request".into(),
+                Some(vec![FieldProblem::parameter(
+                    "Idempotency-Key",
+                    "same_request",
+                    "a key may be reused only with the same method, path and body",
+                )]),
+                None,
+            ),
             ApiError::Internal(_) => ("the server failed; the cause is logged".into(), None, None),
         };
         Problem {
@@ -266,13 +307,22 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(cause) = self {
             log::error!("internal error: {cause}");
         }
+        if let ApiError::Busy(cause) = self {
+            log::warn!("busy: {cause}");
+        }
+        self.response_in(Lang::En)
+    }
+}
+
+impl ApiError {
+    /// The problem response in `lang`, labelled with its language.
+    pub fn response_in(&self, lang: Lang) -> HttpResponse {
         let mut res = HttpResponse::build(self.status_code());
         res.content_type("application/problem+json");
         if matches!(self, ApiError::Unauthorized(_)) {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"labshare\""));
         }
-        if let ApiError::Busy(cause) = self {
-            log::warn!("busy: {cause}");
+        if matches!(self, ApiError::Busy(_) | ApiError::IdempotencyKeyInUse) {
             res.insert_header((header::RETRY_AFTER, "1"));
         }
         if let ApiError::TooManyAttempts { retry_after } = self {
@@ -294,7 +344,9 @@ impl ResponseError for ApiError {
         ) {
             res.insert_header((header::CACHE_CONTROL, "no-store"));
         }
-        res.json(self.problem())
+        res.insert_header((header::CONTENT_LANGUAGE, lang.tag()));
+        res.insert_header((header::VARY, "Accept-Language"));
+        res.json(self.problem_in(lang))
     }
 }
 

@@ -10,6 +10,8 @@ pub mod error;
 pub mod etag;
 pub mod export;
 pub mod extract;
+pub mod i18n;
+pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod request_log;
@@ -325,6 +327,8 @@ pub fn serve(
         App::new()
             .app_data(data.clone())
             .app_data(counters.clone())
+            .wrap(actix_web::middleware::from_fn(i18n::localise))
+            .wrap(actix_web::middleware::from_fn(idempotency::guard))
             .wrap(actix_web::middleware::from_fn(metrics::record))
             .app_data(web::PayloadConfig::new(extract::BODY_LIMIT))
             .wrap(actix_web::middleware::from_fn(cors::apply))

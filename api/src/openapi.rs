@@ -62,7 +62,7 @@ use utoipa::{Modify, OpenApi};
         ops::healthz, ops::readyz, crate::metrics::metrics,
     ),
     components(schemas(Problem, FieldProblem, crate::export::Format)),
-    modifiers(&ScopeSecurity, &Conventions),
+    modifiers(&ScopeSecurity, &Conventions, &IdempotencyKeys),
     tags(
         (name = "auth", description = "Sign-in, tokens and the signed-in account"),
         (name = "institutions", description = "Member units and external organisations"),
@@ -261,6 +261,64 @@ impl Modify for ScopeSecurity {
                         .push(SecurityRequirement::new("client_credentials", [scope.as_str()]));
                 }
             }
+        }
+    }
+}
+
+/// Documents `Idempotency-Key` on every POST that honours it (see
+/// [`crate::idempotency`]): one header parameter, the same on each, and the
+/// two refusals it adds.
+struct IdempotencyKeys;
+
+fn idempotency_key_parameter() -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ParameterBuilder::new()
+        .name(crate::idempotency::HEADER)
+        .parameter_in(ParameterIn::Header)
+        .required(utoipa::openapi::Required::False)
+        .description(Some(format!(
+            "1 to {} printable ASCII characters chosen by the client, unique per intended request. \
+             Sending the request again with the same key and body replays the first answer (header \
+             `{}: true`) without a second write; the same key with another method, path or body is \
+             refused (422). Keys belong to the signed-in user and expire after {} hours. Answers 5xx, \
+             401, 408 and 429 give the key back for a retry.",
+            crate::idempotency::MAX_KEY_LEN,
+            crate::idempotency::REPLAYED,
+            crate::idempotency::TTL_HOURS
+        )))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(crate::idempotency::MAX_KEY_LEN))
+                .pattern(Some("^[\\x20-\\x7E]+$")),
+        ))
+        .example(Some(serde_json::json!("3f2a9c1e-booking-2026-12-07")))
+        .build()
+}
+
+impl Modify for IdempotencyKeys {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in doc.paths.paths.iter_mut() {
+            let Some(op) = item.post.as_mut() else { continue };
+            if !path.starts_with("/api/v1/") || crate::idempotency::EXEMPT.contains(&path.as_str()) {
+                continue;
+            }
+            op.parameters
+                .get_or_insert_with(Vec::new)
+                .push(idempotency_key_parameter());
+            add(op, "400", "A path, query or header parameter is invalid");
+            add(
+                op,
+                "409",
+                "Another request with the same `Idempotency-Key` is still being answered; retry after `Retry-After`",
+            );
+            add(
+                op,
+                "422",
+                "A field breaks a rule, or the `Idempotency-Key` was used for another request",
+            );
         }
     }
 }

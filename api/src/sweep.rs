@@ -1,6 +1,7 @@
 //! The sweep inside the server: pending bookings whose start has passed
 //! expire, approved ones not checked in 30 min after their start become
-//! no-shows (and charges them). It runs every minute on the server's clock; tests call
+//! no-shows (and charges them), and idempotency keys past their day are
+//! forgotten. It runs every minute on the server's clock; tests call
 //! [`run_once`] after moving the clock.
 
 use crate::error::ApiError;
@@ -100,6 +101,14 @@ pub fn run_once(state: &AppState, now: DateTime<Utc>) -> Result<SweepReport, Api
                 report.failed.push(id);
             }
         }
+    }
+    // Idempotency keys past their day are forgotten.
+    match write_tx(&mut conn, |c| {
+        labshare_persistence::idempotency::purge_expired(c, now.naive_utc())
+    }) {
+        Ok(0) => {}
+        Ok(n) => log::info!("sweep: {n} idempotency keys expired"),
+        Err(e) => log::warn!("sweep: idempotency keys not purged: {e}"),
     }
     Ok(report)
 }

@@ -13,6 +13,7 @@ pub mod charges;
 pub mod db;
 pub mod error;
 pub mod fees;
+pub mod idempotency;
 pub mod institutions;
 pub mod instruments;
 pub mod labs;

@@ -653,6 +653,25 @@ diesel::table! {
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhook_deliveries -> outbox_events (event_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
+diesel::table! {
+    idempotency_keys (id) {
+        id -> BigInt,
+        principal -> Text,
+        idempotency_key -> Text,
+        method -> Text,
+        path -> Text,
+        body_hash -> Text,
+        state -> Text,
+        status -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        headers -> Nullable<Text>,
+        body -> Nullable<Text>,
+        body_encoding -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> institutions (institution_id));
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(labs -> institutions (institution_id));
@@ -709,4 +728,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox_events,
     webhook_deliveries,
     webhook_attempts,
+    idempotency_keys,
 );

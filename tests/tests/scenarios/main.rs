@@ -13,6 +13,8 @@ mod errors;
 mod etags;
 mod fees;
 mod fixtures;
+mod idempotency;
+mod languages;
 mod purchase_reviews;
 mod reports;
 mod service;
