@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod request_log;
 pub mod routes;
+pub mod scale;
 pub mod seed;
 pub mod state;
 pub mod sweep;

@@ -7,6 +7,7 @@
 pub mod assessments;
 pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod bookings;
 pub mod calendar_tokens;
 pub mod charges;
