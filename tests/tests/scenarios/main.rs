@@ -15,4 +15,5 @@ mod fees;
 mod fixtures;
 mod purchase_reviews;
 mod reports;
+mod scale;
 mod service;
