@@ -134,7 +134,9 @@ fn seed_scale(pool: &DbPool, options: ScaleOptions) -> Result<(), String> {
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
     match labshare_api::scale::seed_scale(&mut conn, options).map_err(|e| e.to_string())? {
-        ScaleOutcome::NotEmpty => Err("the database already holds data; the scale dataset loads only into an empty database".into()),
+        ScaleOutcome::NotEmpty => {
+            Err("the database already holds data; the scale dataset loads only into an empty database".into())
+        }
         ScaleOutcome::Loaded(report) => {
             println!(
                 "Scale dataset loaded: scale {}, seed {}, year {} (password for all accounts: {DEMO_PASSWORD}).",

@@ -178,10 +178,7 @@ static TEMPLATES: &[Template] = &[
         value_wan: (55, 90),
         weight: 40,
         modes: &[SelfOperated, Assisted],
-        models: &[
-            ("QX200", "Bio-Rad", "美国"),
-            ("QIAcuity One", "QIAGEN", "德国"),
-        ],
+        models: &[("QX200", "Bio-Rad", "美国"), ("QIAcuity One", "QIAGEN", "德国")],
         specs: "绝对定量；微滴数 ≥ 20000/反应",
         functions: "核酸绝对定量、稀有突变检测",
         service: "肿瘤液体活检、病毒载量绝对定量",
@@ -283,10 +280,7 @@ static TEMPLATES: &[Template] = &[
         value_wan: (80, 150),
         weight: 15,
         modes: &[Assisted, Sample],
-        models: &[
-            ("GCMS-QP2020 NX", "岛津", "日本"),
-            ("8890-5977B", "Agilent", "美国"),
-        ],
+        models: &[("GCMS-QP2020 NX", "岛津", "日本"), ("8890-5977B", "Agilent", "美国")],
         specs: "质量范围 1.5–1090 m/z",
         functions: "挥发性有机物定性定量",
         service: "农药残留、职业卫生检测",
@@ -405,10 +399,7 @@ static TEMPLATES: &[Template] = &[
         value_wan: (50, 60),
         weight: 120,
         modes: &[SelfOperated, Assisted],
-        models: &[
-            ("AA-7000", "岛津", "日本"),
-            ("PinAAcle 900T", "PerkinElmer", "美国"),
-        ],
+        models: &[("AA-7000", "岛津", "日本"), ("PinAAcle 900T", "PerkinElmer", "美国")],
         specs: "火焰/石墨炉一体；波长范围 185–900 nm",
         functions: "金属元素定量分析",
         service: "血铅、尿镉等职业健康检测",
@@ -453,7 +444,18 @@ static REAL_UNITS: &[(&str, &str)] = &[
 ];
 
 static DISTRICTS: &[&str] = &[
-    "兴宁区", "青秀区", "江南区", "西乡塘区", "良庆区", "邕宁区", "武鸣区", "横州市", "宾阳县", "上林县", "马山县", "隆安县",
+    "兴宁区",
+    "青秀区",
+    "江南区",
+    "西乡塘区",
+    "良庆区",
+    "邕宁区",
+    "武鸣区",
+    "横州市",
+    "宾阳县",
+    "上林县",
+    "马山县",
+    "隆安县",
 ];
 
 static DISTRICT_UNITS: &[(&str, &str)] = &[
@@ -464,11 +466,32 @@ static DISTRICT_UNITS: &[(&str, &str)] = &[
 ];
 
 static COMPANIES: &[&str] = &[
-    "邕检", "绿城", "桂南", "南湖", "凤岭", "五象", "相思湖", "邕江", "明秀", "朝阳", "青山", "金湖",
+    "邕检",
+    "绿城",
+    "桂南",
+    "南湖",
+    "凤岭",
+    "五象",
+    "相思湖",
+    "邕江",
+    "明秀",
+    "朝阳",
+    "青山",
+    "金湖",
 ];
 
 static ROADS: &[&str] = &[
-    "七星路", "淡村路", "长堽路", "金洲路", "友爱北路", "民族大道", "星光大道", "大学东路", "桃源路", "华东路", "园湖南路",
+    "七星路",
+    "淡村路",
+    "长堽路",
+    "金洲路",
+    "友爱北路",
+    "民族大道",
+    "星光大道",
+    "大学东路",
+    "桃源路",
+    "华东路",
+    "园湖南路",
     "秀灵路",
 ];
 
@@ -485,11 +508,12 @@ static LABS: &[(&str, &str, &str)] = &[
 ];
 
 static SURNAMES: &[&str] = &[
-    "黄", "韦", "覃", "陆", "梁", "李", "陈", "莫", "蒙", "农", "蓝", "廖", "刘", "王", "张", "杨", "周", "吴", "潘", "林",
+    "黄", "韦", "覃", "陆", "梁", "李", "陈", "莫", "蒙", "农", "蓝", "廖", "刘", "王", "张", "杨", "周", "吴", "潘",
+    "林",
 ];
 static GIVEN: &[&str] = &[
-    "志强", "丽萍", "海峰", "振华", "晓玲", "海燕", "建华", "秀英", "伟", "敏", "静", "磊", "婷", "军", "芳", "洋", "勇", "艳",
-    "杰", "娟", "涛", "明", "超", "霞", "平", "刚", "桂兰", "文", "宇航", "思琪",
+    "志强", "丽萍", "海峰", "振华", "晓玲", "海燕", "建华", "秀英", "伟", "敏", "静", "磊", "婷", "军", "芳", "洋",
+    "勇", "艳", "杰", "娟", "涛", "明", "超", "霞", "平", "刚", "桂兰", "文", "宇航", "思琪",
 ];
 
 static PURPOSES: &[&str] = &[
@@ -553,13 +577,30 @@ const fn t(name: &'static str, columns: &'static [&'static str], identity: bool)
 static TABLES: &[Table] = &[
     t(
         "institutions",
-        &["id", "name", "credit_code", "kind", "membership", "has_mature_lab", "created_at", "updated_at"],
+        &[
+            "id",
+            "name",
+            "credit_code",
+            "kind",
+            "membership",
+            "has_mature_lab",
+            "created_at",
+            "updated_at",
+        ],
         true,
     ),
     t(
         "users",
         &[
-            "id", "institution_id", "username", "display_name", "email", "phone", "password_hash", "active", "created_at",
+            "id",
+            "institution_id",
+            "username",
+            "display_name",
+            "email",
+            "phone",
+            "password_hash",
+            "active",
+            "created_at",
             "updated_at",
         ],
         true,
@@ -568,50 +609,141 @@ static TABLES: &[Table] = &[
     t(
         "labs",
         &[
-            "id", "institution_id", "name", "address", "biosafety_level", "accreditation", "contact_name", "contact_phone",
-            "contact_email", "created_at", "updated_at",
+            "id",
+            "institution_id",
+            "name",
+            "address",
+            "biosafety_level",
+            "accreditation",
+            "contact_name",
+            "contact_phone",
+            "contact_email",
+            "created_at",
+            "updated_at",
         ],
         true,
     ),
     t(
         "instruments",
         &[
-            "id", "lab_id", "institution_id", "name_zh", "name_en", "category_code", "model", "manufacturer",
-            "country_of_origin", "asset_number", "original_value_fen", "purchase_date", "commissioning_date",
-            "technical_specs", "functions", "service_content", "disciplines", "photo_url", "contact_name", "contact_phone",
-            "contact_email", "status", "sharing_scope", "mode_self_operated", "mode_assisted", "mode_sample", "mode_remote",
-            "rated_annual_hours", "listing_status", "listing_note", "listing_submitted_at", "listing_decided_at",
-            "listing_decided_by", "created_at", "updated_at",
+            "id",
+            "lab_id",
+            "institution_id",
+            "name_zh",
+            "name_en",
+            "category_code",
+            "model",
+            "manufacturer",
+            "country_of_origin",
+            "asset_number",
+            "original_value_fen",
+            "purchase_date",
+            "commissioning_date",
+            "technical_specs",
+            "functions",
+            "service_content",
+            "disciplines",
+            "photo_url",
+            "contact_name",
+            "contact_phone",
+            "contact_email",
+            "status",
+            "sharing_scope",
+            "mode_self_operated",
+            "mode_assisted",
+            "mode_sample",
+            "mode_remote",
+            "rated_annual_hours",
+            "listing_status",
+            "listing_note",
+            "listing_submitted_at",
+            "listing_decided_at",
+            "listing_decided_by",
+            "created_at",
+            "updated_at",
         ],
         true,
     ),
     t("instrument_managers", &["instrument_id", "user_id"], false),
     t(
         "booking_rules",
-        &["instrument_id", "slot_minutes", "min_minutes", "max_minutes", "lead_minutes", "horizon_days", "auto_approve"],
+        &[
+            "instrument_id",
+            "slot_minutes",
+            "min_minutes",
+            "max_minutes",
+            "lead_minutes",
+            "horizon_days",
+            "auto_approve",
+        ],
         false,
     ),
-    t("opening_hours", &["id", "instrument_id", "weekday", "opens_minute", "closes_minute"], true),
+    t(
+        "opening_hours",
+        &["id", "instrument_id", "weekday", "opens_minute", "closes_minute"],
+        true,
+    ),
     t(
         "blackouts",
-        &["id", "instrument_id", "kind", "reason", "starts_at", "ends_at", "created_by", "created_at", "cancelled_at"],
+        &[
+            "id",
+            "instrument_id",
+            "kind",
+            "reason",
+            "starts_at",
+            "ends_at",
+            "created_by",
+            "created_at",
+            "cancelled_at",
+        ],
         true,
     ),
     t(
         "service_items",
         &[
-            "id", "institution_id", "primary_instrument_id", "name", "unit", "turnaround_days", "sample_requirements",
-            "required_biosafety", "active", "created_at", "updated_at",
+            "id",
+            "institution_id",
+            "primary_instrument_id",
+            "name",
+            "unit",
+            "turnaround_days",
+            "sample_requirements",
+            "required_biosafety",
+            "active",
+            "created_at",
+            "updated_at",
         ],
         true,
     ),
-    t("service_item_instruments", &["service_item_id", "instrument_id", "position"], false),
+    t(
+        "service_item_instruments",
+        &["service_item_id", "instrument_id", "position"],
+        false,
+    ),
     t(
         "fee_standards",
         &[
-            "id", "institution_id", "subject", "instrument_id", "mode", "service_item_id", "version", "unit",
-            "price_internal_fen", "price_member_fen", "price_external_fen", "startup_fee_fen", "assisted_surcharge_fen",
-            "minimum_charge_fen", "effective_from", "status", "note", "reason", "proposed_by", "proposed_at", "decided_by",
+            "id",
+            "institution_id",
+            "subject",
+            "instrument_id",
+            "mode",
+            "service_item_id",
+            "version",
+            "unit",
+            "price_internal_fen",
+            "price_member_fen",
+            "price_external_fen",
+            "startup_fee_fen",
+            "assisted_surcharge_fen",
+            "minimum_charge_fen",
+            "effective_from",
+            "status",
+            "note",
+            "reason",
+            "proposed_by",
+            "proposed_at",
+            "decided_by",
             "decided_at",
         ],
         true,
@@ -619,9 +751,26 @@ static TABLES: &[Table] = &[
     t(
         "subsidy_programmes",
         &[
-            "id", "name", "funder", "budget_fen", "spent_fen", "valid_from", "valid_until", "ratio_bp",
-            "cap_per_beneficiary_fen", "cap_per_charge_fen", "memberships", "user_tags", "without_mature_lab_only",
-            "cross_unit_only", "category_prefixes", "status", "created_by", "approved_by", "approved_at", "created_at",
+            "id",
+            "name",
+            "funder",
+            "budget_fen",
+            "spent_fen",
+            "valid_from",
+            "valid_until",
+            "ratio_bp",
+            "cap_per_beneficiary_fen",
+            "cap_per_charge_fen",
+            "memberships",
+            "user_tags",
+            "without_mature_lab_only",
+            "cross_unit_only",
+            "category_prefixes",
+            "status",
+            "created_by",
+            "approved_by",
+            "approved_at",
+            "created_at",
             "updated_at",
         ],
         true,
@@ -629,16 +778,42 @@ static TABLES: &[Table] = &[
     t(
         "subsidy_grants",
         &[
-            "id", "programme_id", "user_id", "institution_id", "requested_fen", "purpose", "status", "amount_fen",
-            "used_fen", "reason", "decided_by", "decided_at", "created_at", "updated_at",
+            "id",
+            "programme_id",
+            "user_id",
+            "institution_id",
+            "requested_fen",
+            "purpose",
+            "status",
+            "amount_fen",
+            "used_fen",
+            "reason",
+            "decided_by",
+            "decided_at",
+            "created_at",
+            "updated_at",
         ],
         true,
     ),
     t(
         "bookings",
         &[
-            "id", "instrument_id", "user_id", "institution_id", "mode", "purpose", "starts_at", "ends_at", "status",
-            "decided_by", "decided_at", "reason", "late_cancellation", "checked_in_at", "checked_out_at", "created_at",
+            "id",
+            "instrument_id",
+            "user_id",
+            "institution_id",
+            "mode",
+            "purpose",
+            "starts_at",
+            "ends_at",
+            "status",
+            "decided_by",
+            "decided_at",
+            "reason",
+            "late_cancellation",
+            "checked_in_at",
+            "checked_out_at",
+            "created_at",
             "updated_at",
         ],
         true,
@@ -646,34 +821,110 @@ static TABLES: &[Table] = &[
     t(
         "usage_records",
         &[
-            "id", "instrument_id", "booking_id", "user_id", "institution_id", "operator_id", "mode", "started_at",
-            "ended_at", "effective_minutes", "billed_minutes", "walk_in", "note", "recorded_by", "recorded_at",
+            "id",
+            "instrument_id",
+            "booking_id",
+            "user_id",
+            "institution_id",
+            "operator_id",
+            "mode",
+            "started_at",
+            "ended_at",
+            "effective_minutes",
+            "billed_minutes",
+            "walk_in",
+            "note",
+            "recorded_by",
+            "recorded_at",
         ],
         true,
     ),
     t(
         "service_orders",
         &[
-            "id", "service_item_id", "user_id", "institution_id", "provider_institution_id", "status", "notes", "reason",
-            "report_reference", "sample_count", "instrument_minutes", "decided_by", "accepted_at", "received_at",
-            "completed_at", "created_at", "updated_at",
+            "id",
+            "service_item_id",
+            "user_id",
+            "institution_id",
+            "provider_institution_id",
+            "status",
+            "notes",
+            "reason",
+            "report_reference",
+            "sample_count",
+            "instrument_minutes",
+            "decided_by",
+            "accepted_at",
+            "received_at",
+            "completed_at",
+            "created_at",
+            "updated_at",
         ],
         true,
     ),
-    t("samples", &["id", "order_id", "code", "sample_type", "risk_level", "human", "ethics_approval"], true),
+    t(
+        "samples",
+        &[
+            "id",
+            "order_id",
+            "code",
+            "sample_type",
+            "risk_level",
+            "human",
+            "ethics_approval",
+        ],
+        true,
+    ),
     t(
         "ratings",
-        &["id", "kind", "booking_id", "order_id", "user_id", "instrument_id", "score", "comment", "created_at"],
+        &[
+            "id",
+            "kind",
+            "booking_id",
+            "order_id",
+            "user_id",
+            "instrument_id",
+            "score",
+            "comment",
+            "created_at",
+        ],
         true,
     ),
     t(
         "charges",
         &[
-            "id", "kind", "user_id", "payer_institution_id", "provider_institution_id", "instrument_id",
-            "service_item_id", "booking_id", "usage_record_id", "service_order_id", "adjusts_charge_id",
-            "fee_standard_id", "fee_standard_version", "tier", "mode", "unit", "quantity", "unit_price_fen", "usage_fen",
-            "startup_fee_fen", "assisted_surcharge_fen", "minimum_top_up_fen", "fee_percent", "gross_fen", "subsidy_fen",
-            "payable_fen", "programme_id", "grant_id", "reason", "used_at", "created_by", "created_at",
+            "id",
+            "kind",
+            "user_id",
+            "payer_institution_id",
+            "provider_institution_id",
+            "instrument_id",
+            "service_item_id",
+            "booking_id",
+            "usage_record_id",
+            "service_order_id",
+            "adjusts_charge_id",
+            "fee_standard_id",
+            "fee_standard_version",
+            "tier",
+            "mode",
+            "unit",
+            "quantity",
+            "unit_price_fen",
+            "usage_fen",
+            "startup_fee_fen",
+            "assisted_surcharge_fen",
+            "minimum_top_up_fen",
+            "fee_percent",
+            "gross_fen",
+            "subsidy_fen",
+            "payable_fen",
+            "programme_id",
+            "grant_id",
+            "reason",
+            "used_at",
+            "created_by",
+            "created_at",
         ],
         true,
     ),
@@ -829,7 +1080,10 @@ pub fn seed_scale(conn: &mut DbConn, options: ScaleOptions) -> Result<ScaleOutco
     }
     // One hash for every account (hashing thousands is slow), salted from the
     // seed so that the rows are the same on every load.
-    let hash = hash_password_with_salt(DEMO_PASSWORD, &options.seed.to_le_bytes().repeat(2).try_into().unwrap_or([7; 16]))?;
+    let hash = hash_password_with_salt(
+        DEMO_PASSWORD,
+        &options.seed.to_le_bytes().repeat(2).try_into().unwrap_or([7; 16]),
+    )?;
     let backend = conn.backend();
     if backend == labshare_persistence::Backend::Sqlite {
         // The load is one transaction: a large page cache keeps it in memory until the commit.
@@ -919,7 +1173,11 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
                     let (u, k) = REAL_UNITS[n % REAL_UNITS.len()];
                     let d = DISTRICTS[(n / REAL_UNITS.len()) % DISTRICTS.len()];
                     let round = n / (REAL_UNITS.len() * DISTRICTS.len());
-                    let campus = if round == 0 { String::new() } else { format!("{}", round + 1) };
+                    let campus = if round == 0 {
+                        String::new()
+                    } else {
+                        format!("{}", round + 1)
+                    };
                     (format!("{u}{d}{campus}院区"), k)
                 };
                 if names.insert(name.clone()) {
@@ -947,7 +1205,12 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
                 name.into(),
                 code.as_str().into(),
                 kind.into(),
-                (if membership == Membership::Member { "member" } else { "external" }).into(),
+                (if membership == Membership::Member {
+                    "member"
+                } else {
+                    "external"
+                })
+                .into(),
                 (weight > 0).into(),
                 setup.into(),
                 setup.into(),
@@ -1055,12 +1318,24 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
                 unit.managers.push(id);
             }
         }
-        let researchers = if unit.membership == Membership::External { 25 } else { 70 };
+        let researchers = if unit.membership == Membership::External {
+            25
+        } else {
+            70
+        };
         for _ in 0..researchers {
             researchers_made += 1;
             let id = g.ids.take(USERS);
             let display = g.name();
-            user_row(g, id, unit.id, &format!("r{researchers_made:05}"), &display, hash, setup)?;
+            user_row(
+                g,
+                id,
+                unit.id,
+                &format!("r{researchers_made:05}"),
+                &display,
+                hash,
+                setup,
+            )?;
             g.push(USER_ROLES, &[id.into(), "researcher".into()])?;
             unit.researchers.push(id);
         }
@@ -1076,8 +1351,16 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
         let unit = &units[ui];
         let id = g.ids.take(INSTRUMENTS);
         let lab_index = g.rng.index(unit.labs.len());
-        let (lab_id, level) = unit.labs.get(lab_index).copied().ok_or_else(|| internal("unit without lab"))?;
-        let manager = unit.managers.get(k % unit.managers.len().max(1)).copied().unwrap_or(unit.admin);
+        let (lab_id, level) = unit
+            .labs
+            .get(lab_index)
+            .copied()
+            .ok_or_else(|| internal("unit without lab"))?;
+        let manager = unit
+            .managers
+            .get(k % unit.managers.len().max(1))
+            .copied()
+            .unwrap_or(unit.admin);
         let (model, manufacturer, country) = *g.rng.pick(template.models);
         let bought = jan1 - Duration::days(g.rng.range(200, 9 * 365));
         let value_fen = yuan * 100;
@@ -1135,7 +1418,9 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
                 false.into(),
                 (if matches!(hours, Hours::Always) { 4000 } else { 1600 }).into(),
                 listing.into(),
-                (listing == "rejected").then_some("请补充近三年运行记录后重新提交").into(),
+                (listing == "rejected")
+                    .then_some("请补充近三年运行记录后重新提交")
+                    .into(),
                 submitted.into(),
                 decided.into(),
                 decided.map(|_| admin_user).into(),
@@ -1238,7 +1523,20 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
             };
             let fid = g.ids.take(FEES);
             let subject = format!("instrument:{id}:{}", mode_text(mode));
-            fee_row(g, fid, unit.id, subject, Some((id, mode)), None, &schedule, jan1, unit.admin, proposed, admin_user, decided_at)?;
+            fee_row(
+                g,
+                fid,
+                unit.id,
+                subject,
+                Some((id, mode)),
+                None,
+                &schedule,
+                jan1,
+                unit.admin,
+                proposed,
+                admin_user,
+                decided_at,
+            )?;
             standards.push((mode, Standard { id: fid, schedule }));
         }
         let mut item = None;
@@ -1281,7 +1579,20 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
                 minimum_charge: Money::ZERO,
             };
             let fid = g.ids.take(FEES);
-            fee_row(g, fid, unit.id, format!("service_item:{sid}"), None, Some(sid), &schedule, jan1, unit.admin, proposed, admin_user, decided_at)?;
+            fee_row(
+                g,
+                fid,
+                unit.id,
+                format!("service_item:{sid}"),
+                None,
+                Some(sid),
+                &schedule,
+                jan1,
+                unit.admin,
+                proposed,
+                admin_user,
+                decided_at,
+            )?;
             let rate = 0.15 + g.rng.unit() * 0.45;
             item = Some((sid, Standard { id: fid, schedule }, rate));
         }
@@ -1402,8 +1713,9 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
     let member_units: Vec<usize> = (1..units.len())
         .filter(|i| units[*i].membership == Membership::Member && !units[*i].researchers.is_empty())
         .collect();
-    let external_units: Vec<usize> =
-        (1..units.len()).filter(|i| units[*i].membership == Membership::External).collect();
+    let external_units: Vec<usize> = (1..units.len())
+        .filter(|i| units[*i].membership == Membership::External)
+        .collect();
     let mut ctx = Activity {
         units: &units,
         member_units,
@@ -1535,9 +1847,19 @@ impl Activity<'_> {
         } else {
             *rng.pick(&self.external_units)
         };
-        let unit = if self.units[unit].researchers.is_empty() { inst.unit } else { unit };
+        let unit = if self.units[unit].researchers.is_empty() {
+            inst.unit
+        } else {
+            unit
+        };
         let researchers = &self.units[unit].researchers;
-        (researchers.get(rng.index(researchers.len())).copied().unwrap_or(inst.manager), unit)
+        (
+            researchers
+                .get(rng.index(researchers.len()))
+                .copied()
+                .unwrap_or(inst.manager),
+            unit,
+        )
     }
 }
 
@@ -1713,7 +2035,9 @@ fn sessions_of_day(g: &mut Gen<'_>, a: &mut Activity<'_>, inst: &Instrument, day
                         V::Null,
                         user.into(),
                         payer_id.into(),
-                        labshare_domain::usage::operator(mode, UserId(user), UserId(manager)).0.into(),
+                        labshare_domain::usage::operator(mode, UserId(user), UserId(manager))
+                            .0
+                            .into(),
                         mode_text(mode).into(),
                         start.into(),
                         actual_end.into(),
@@ -1775,7 +2099,11 @@ fn sessions_of_day(g: &mut Gen<'_>, a: &mut Activity<'_>, inst: &Instrument, day
             match status {
                 "completed" => {
                     let actual_start = start + Duration::minutes(g.rng.range(-10, 10));
-                    let over = if room_after { g.rng.range(-20, 25) } else { g.rng.range(-20, 0) };
+                    let over = if room_after {
+                        g.rng.range(-20, 25)
+                    } else {
+                        g.rng.range(-20, 0)
+                    };
                     let actual_end = end + Duration::minutes(over);
                     checked_in = Some(actual_start);
                     checked_out = Some(actual_end);
@@ -1838,7 +2166,9 @@ fn sessions_of_day(g: &mut Gen<'_>, a: &mut Activity<'_>, inst: &Instrument, day
                         id.into(),
                         user.into(),
                         payer_id.into(),
-                        labshare_domain::usage::operator(mode, UserId(user), UserId(manager)).0.into(),
+                        labshare_domain::usage::operator(mode, UserId(user), UserId(manager))
+                            .0
+                            .into(),
                         mode_text(mode).into(),
                         s.into(),
                         e.into(),
@@ -1981,7 +2311,17 @@ fn orders_of_day(g: &mut Gen<'_>, a: &mut Activity<'_>, inst: &Instrument, day: 
             None,
             accepted,
         ),
-        _ => (None, None, None, None, None, None, None, None, created + Duration::hours(3)),
+        _ => (
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            None,
+            created + Duration::hours(3),
+        ),
     };
     g.push(
         ORDERS,
@@ -2006,7 +2346,11 @@ fn orders_of_day(g: &mut Gen<'_>, a: &mut Activity<'_>, inst: &Instrument, day: 
         ],
     )?;
     let human = matches!(sample_type, "swab" | "blood" | "serum" | "plasma" | "tissue");
-    let risk = if matches!(sample_type, "swab" | "culture") { "BSL2" } else { "BSL1" };
+    let risk = if matches!(sample_type, "swab" | "culture") {
+        "BSL2"
+    } else {
+        "BSL1"
+    };
     for k in 1..=samples {
         let sid = g.ids.take(SAMPLES);
         g.push(

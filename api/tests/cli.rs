@@ -239,7 +239,11 @@ fn seed_scale_loads_a_small_dataset_once_and_checks_its_arguments() {
 
     let again = labshare(&db, &["seed", "--scale", "0.01"], &[], "");
     assert!(!again.status.success());
-    assert!(text(&again.stderr).contains("already holds data"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("already holds data"),
+        "{}",
+        text(&again.stderr)
+    );
 
     let other = dir.path().join("other.db");
     for args in [

@@ -90,13 +90,16 @@ struct Buffer {
 /// terms, large enough that statement overhead does not matter.
 const ROWS_PER_STATEMENT: usize = 400;
 
+/// Sees every statement before it runs.
+type Observer = Box<dyn FnMut(&str)>;
+
 /// Writes rows of several tables in batches. Tables are given parents
 /// first; flushing a table flushes every table before it.
 pub struct Loader {
     backend: Backend,
     buffers: Vec<Buffer>,
     /// Called with every statement executed (for a digest of the load).
-    observer: Option<Box<dyn FnMut(&str)>>,
+    observer: Option<Observer>,
 }
 
 impl Loader {
