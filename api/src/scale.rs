@@ -565,6 +565,7 @@ const ORDERS: usize = 16;
 const SAMPLES: usize = 17;
 const RATINGS: usize = 18;
 const CHARGES: usize = 19;
+const QUALIFICATIONS: usize = 20;
 
 const fn t(name: &'static str, columns: &'static [&'static str], identity: bool) -> Table {
     Table {
@@ -928,6 +929,23 @@ static TABLES: &[Table] = &[
         ],
         true,
     ),
+    t(
+        "qualifications",
+        &[
+            "id",
+            "user_id",
+            "kind",
+            "instrument_id",
+            "biosafety_level",
+            "certified_by",
+            "certified_at",
+            "expires_on",
+            "note",
+            "revoked_at",
+            "revoked_by",
+        ],
+        true,
+    ),
 ];
 
 // ---------------------------------------------------------------- model
@@ -942,6 +960,8 @@ struct Unit {
     admin: i64,
     managers: Vec<i64>,
     researchers: Vec<i64>,
+    /// Researchers qualified for BSL-3 labs.
+    bsl3: Vec<i64>,
 }
 
 #[derive(Clone, Copy)]
@@ -975,7 +995,6 @@ struct Instrument {
     id: i64,
     unit: usize,
     template: &'static Template,
-    value_fen: i64,
     hours: Hours,
     /// Shared beyond its unit.
     shared: bool,
@@ -988,6 +1007,8 @@ struct Instrument {
     standards: Vec<(ServiceMode, Standard)>,
     /// Service item id, its standard and its orders per working day.
     item: Option<(i64, Standard, f64)>,
+    /// In a BSL-3 lab: only users qualified for BSL-3 work there.
+    bsl3: bool,
 }
 
 struct Grant {
@@ -997,7 +1018,7 @@ struct Grant {
 }
 
 struct Ids {
-    next: [i64; 20],
+    next: [i64; 21],
 }
 
 impl Ids {
@@ -1099,7 +1120,7 @@ pub fn seed_scale(conn: &mut DbConn, options: ScaleOptions) -> Result<ScaleOutco
         loader.observe(move |sql| d.borrow_mut().update(sql.as_bytes()));
         let mut g = Gen {
             rng: Rng(options.seed ^ 0x4C41_4253_4841_5245),
-            ids: Ids { next: [1; 20] },
+            ids: Ids { next: [1; 21] },
             loader,
             conn: c,
             policy: Policy::default(),
@@ -1225,6 +1246,7 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
             admin: 0,
             managers: Vec::new(),
             researchers: Vec::new(),
+            bsl3: Vec::new(),
         });
     }
 
@@ -1268,6 +1290,7 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
         g.push(USER_ROLES, &[id.into(), role.into()])?;
     }
     let (mut managers_made, mut researchers_made) = (0usize, 0usize);
+    let qualified_until = NaiveDate::from_ymd_opt(year + 2, 12, 31).ok_or_else(|| internal("year"))?;
     for (ui, unit) in units.iter_mut().enumerate() {
         if ui == 0 {
             continue;
@@ -1338,6 +1361,29 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
             )?;
             g.push(USER_ROLES, &[id.into(), "researcher".into()])?;
             unit.researchers.push(id);
+            // Biosafety training, which the API asks of whoever books in a BSL-2 or BSL-3 lab.
+            let level = if researchers_made % 8 == 0 { "BSL3" } else { "BSL2" };
+            if level == "BSL3" {
+                unit.bsl3.push(id);
+            }
+            let qid = g.ids.take(QUALIFICATIONS);
+            let certifier = if unit.admin > 0 { unit.admin } else { admin_user };
+            g.push(
+                QUALIFICATIONS,
+                &[
+                    qid.into(),
+                    id.into(),
+                    "biosafety".into(),
+                    V::Null,
+                    level.into(),
+                    certifier.into(),
+                    setup.into(),
+                    qualified_until.into(),
+                    "生物安全培训考核合格".into(),
+                    V::Null,
+                    V::Null,
+                ],
+            )?;
         }
     }
 
@@ -1600,7 +1646,6 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
             id,
             unit: ui,
             template,
-            value_fen,
             hours,
             shared: listing == "approved" || listing == "submitted",
             manager,
@@ -1608,6 +1653,7 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
             blackouts,
             standards,
             item,
+            bsl3: level == "BSL3",
         });
     }
 
@@ -1725,6 +1771,7 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
         programme_id,
         programme_left: &mut programme_left,
         admin_user,
+        trained: std::collections::BTreeMap::new(),
     };
     for day_index in 0..year_days {
         let day = jan1 + Duration::days(i64::from(day_index));
@@ -1736,7 +1783,33 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
             orders_of_day(g, &mut ctx, inst, day)?;
         }
     }
-    let _ = instruments.iter().map(|i| i.value_fen).sum::<i64>();
+    // Instrument qualifications (培训考核) of everyone who booked an
+    // instrument to operate it themselves, certified by its manager before
+    // their first booking.
+    let trained = std::mem::take(&mut ctx.trained);
+    for ((user, instrument), first) in trained {
+        let manager = instruments
+            .iter()
+            .find(|i| i.id == instrument)
+            .map_or(admin_user, |i| i.manager);
+        let qid = g.ids.take(QUALIFICATIONS);
+        g.push(
+            QUALIFICATIONS,
+            &[
+                qid.into(),
+                user.into(),
+                "instrument".into(),
+                instrument.into(),
+                V::Null,
+                manager.into(),
+                (first - Duration::days(2)).into(),
+                qualified_until.into(),
+                "上机操作培训考核合格".into(),
+                V::Null,
+                V::Null,
+            ],
+        )?;
+    }
     Ok(value_total)
 }
 
@@ -1833,6 +1906,8 @@ struct Activity<'u> {
     programme_id: i64,
     programme_left: &'u mut i64,
     admin_user: i64,
+    /// (user, instrument) → the first self-operated booking's creation.
+    trained: std::collections::BTreeMap<(i64, i64), NaiveDateTime>,
 }
 
 impl Activity<'_> {
@@ -1852,7 +1927,23 @@ impl Activity<'_> {
         } else {
             unit
         };
-        let researchers = &self.units[unit].researchers;
+        let mut unit = unit;
+        if inst.bsl3 && self.units[unit].bsl3.is_empty() {
+            unit = if self.units[inst.unit].bsl3.is_empty() {
+                self.member_units
+                    .iter()
+                    .copied()
+                    .find(|u| !self.units[*u].bsl3.is_empty())
+                    .unwrap_or(unit)
+            } else {
+                inst.unit
+            };
+        }
+        let researchers = if inst.bsl3 && !self.units[unit].bsl3.is_empty() {
+            &self.units[unit].bsl3
+        } else {
+            &self.units[unit].researchers
+        };
         (
             researchers
                 .get(rng.index(researchers.len()))
@@ -2088,6 +2179,12 @@ fn sessions_of_day(g: &mut Gen<'_>, a: &mut Activity<'_>, inst: &Instrument, day
                 start - Duration::minutes(g.rng.range(3 * 1440, 14 * 1440))
             };
             let decided = created + Duration::minutes(g.rng.range(10, 20 * 60));
+            if mode == SelfOperated {
+                a.trained
+                    .entry((user, inst.id))
+                    .and_modify(|first| *first = (*first).min(created))
+                    .or_insert(created);
+            }
             let id = g.ids.take(BOOKINGS);
             let purpose = *g.rng.pick(PURPOSES);
             let mut decided_by = Some(manager);

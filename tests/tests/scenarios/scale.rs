@@ -2,6 +2,7 @@
 //! the same rows, the rows are plausible and consistent with the rules the
 //! API enforces, and the server works on them.
 
+use chrono::Datelike;
 use labshare_tests::{both_backends, TestApp};
 use serde_json::json;
 
@@ -33,6 +34,7 @@ fn fingerprint(app: &TestApp) -> Vec<String> {
         "samples",
         "ratings",
         "charges",
+        "qualifications",
     ] {
         out.push(format!("{table}: {}", app.count(table)));
     }
@@ -169,6 +171,33 @@ both_backends! {
         assert_eq!(finance.body["totals"]["gross"], json!(labshare_domain::money::format_fen(gross)));
         let researcher = app.login("r00001");
         app.get("/api/v1/bookings?limit=5", &researcher).expect(200);
+        // A researcher trained on an instrument books it to operate it
+        // themselves next week, within its opening hours.
+        let pair = app.strings(
+            "SELECT u.username || ' ' || CAST(q.instrument_id AS TEXT) AS s FROM qualifications q \
+             JOIN users u ON u.id = q.user_id WHERE q.kind = 'instrument' ORDER BY q.id",
+        );
+        let (username, instrument) = pair
+            .first()
+            .and_then(|p| p.split_once(' '))
+            .unwrap_or_else(|| panic!("no instrument qualification"));
+        let day = (3..10)
+            .find(|d| {
+                !matches!(
+                    crate::bookings::local(&app, *d, 9, 0).weekday(),
+                    chrono::Weekday::Sat | chrono::Weekday::Sun
+                )
+            })
+            .unwrap_or(3);
+        crate::bookings::book(
+            &app,
+            &app.login(username),
+            instrument.parse().unwrap_or_default(),
+            &crate::bookings::at(&app, day, 9, 0),
+            &crate::bookings::at(&app, day, 10, 0),
+            "self_operated",
+        )
+        .expect(201);
         // New rows written through the API get fresh ids after the generated ones.
         let unit = number(&app, "SELECT CAST(MIN(id) AS TEXT) AS s FROM institutions WHERE kind = 'hospital'");
         let created = app
