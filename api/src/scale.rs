@@ -1788,9 +1788,10 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
     // their first booking.
     let trained = std::mem::take(&mut ctx.trained);
     for ((user, instrument), first) in trained {
-        let manager = instruments
-            .iter()
-            .find(|i| i.id == instrument)
+        // Instrument ids run from 1 in the order of the list.
+        let manager = usize::try_from(instrument - 1)
+            .ok()
+            .and_then(|i| instruments.get(i))
             .map_or(admin_user, |i| i.manager);
         let qid = g.ids.take(QUALIFICATIONS);
         g.push(
