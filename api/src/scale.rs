@@ -4,7 +4,8 @@
 //! At scale 1: 12 units (the commission, member hospitals, CDCs and the
 //! blood centre, one external company), 500 instruments worth about 300
 //! million CNY across GB/T 32847 categories, their labs, managers, opening
-//! hours, booking rules and blackouts, about 950 accounts, and the calendar
+//! hours, booking rules and blackouts, about 850 accounts with their
+//! biosafety and instrument qualifications, and the calendar
 //! year `--year` (default 2025) of activity: bookings (≈ 80 % completed,
 //! 8 % cancelled of which a third late, 3 % no-shows, the rest rejected or
 //! expired), usage records of the completed ones and walk-ins (≈ 200,000),
