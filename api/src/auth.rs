@@ -238,8 +238,18 @@ fn scope_needed(req: &HttpRequest, granted: &str) -> Result<ApiScope, ApiError> 
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| ApiError::Internal(format!("randomness: {e}")))?;
+    hash_password_with_salt(password, &salt)
+}
+
+/// Hashes a password with argon2id and a given salt: only for generated
+/// datasets whose rows must be the same on every load (the scale dataset's
+/// shared, published password).
+///
+/// # Errors
+/// [`ApiError::Internal`] when hashing fails.
+pub fn hash_password_with_salt(password: &str, salt: &[u8; 16]) -> Result<String, ApiError> {
     Argon2::default()
-        .hash_password_with_salt(password.as_bytes(), &salt)
+        .hash_password_with_salt(password.as_bytes(), salt)
         .map(|h| h.to_string())
         .map_err(|e| ApiError::Internal(format!("hashing: {e}")))
 }

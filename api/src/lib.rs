@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod request_log;
 pub mod routes;
+pub mod scale;
 pub mod scopes;
 pub mod seed;
 pub mod state;

@@ -4,12 +4,15 @@
 //! labshare serve                   migrate, then serve HTTP
 //! labshare migrate                 apply pending migrations
 //! labshare seed-demo               load the demo dataset into an empty database
+//! labshare seed --scale N [--seed S] [--year Y]
+//!                                  load the deterministic scale dataset into an empty database
 //! labshare openapi                 print the OpenAPI document (YAML)
 //! labshare admin create --username U   create a platform administrator; password on stdin
 //! ```
 
 use labshare_api::auth::{hash_password, Keys};
 use labshare_api::config::Config;
+use labshare_api::scale::{ScaleOptions, ScaleOutcome, DEFAULT_SEED, DEFAULT_YEAR};
 use labshare_api::seed::{seed_demo, SeedOutcome, DEMO_PASSWORD};
 use labshare_api::state::AppState;
 use labshare_domain::access::Role;
@@ -23,7 +26,7 @@ use std::io::Read;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-const USAGE: &str = "usage: labshare <serve | migrate | seed-demo | openapi | admin create --username NAME>";
+const USAGE: &str = "usage: labshare <serve | migrate | seed-demo | seed --scale N [--seed S] [--year YYYY] | openapi | admin create --username NAME>";
 
 fn main() -> ExitCode {
     labshare_api::request_log::init_json_logger();
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
         [] | ["serve"] => serve(),
         ["migrate"] => with_pool(|_| Ok(())).map(|_| ()),
         ["seed-demo"] => with_pool(seed),
+        ["seed", rest @ ..] => scale_options(rest).and_then(|o| with_pool(|pool| seed_scale(pool, o))),
         ["openapi"] => openapi(),
         ["admin", "create", "--username", name] => with_pool(|pool| create_admin(pool, name)),
         ["help" | "--help" | "-h"] => {
@@ -86,6 +90,70 @@ fn seed(pool: &DbPool) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn scale_options(args: &[&str]) -> Result<ScaleOptions, String> {
+    let mut options = ScaleOptions {
+        scale: 0.0,
+        seed: DEFAULT_SEED,
+        year: DEFAULT_YEAR,
+    };
+    let mut rest = args;
+    while let [flag, value, tail @ ..] = rest {
+        match *flag {
+            "--scale" => {
+                options.scale = value
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| *s > 0.0 && *s <= 1000.0)
+                    .ok_or_else(|| format!("--scale must be a number above 0 and at most 1000, not {value}"))?;
+            }
+            "--seed" => {
+                options.seed = value
+                    .parse()
+                    .map_err(|_| format!("--seed must be a whole number, not {value}"))?;
+            }
+            "--year" => {
+                options.year = value
+                    .parse()
+                    .ok()
+                    .filter(|y| (2000..=2100).contains(y))
+                    .ok_or_else(|| format!("--year must be a year between 2000 and 2100, not {value}"))?;
+            }
+            other => return Err(format!("unknown option {other}\n{USAGE}")),
+        }
+        rest = tail;
+    }
+    if !rest.is_empty() || options.scale == 0.0 {
+        return Err(USAGE.to_owned());
+    }
+    Ok(options)
+}
+
+fn seed_scale(pool: &DbPool, options: ScaleOptions) -> Result<(), String> {
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    match labshare_api::scale::seed_scale(&mut conn, options).map_err(|e| e.to_string())? {
+        ScaleOutcome::NotEmpty => {
+            Err("the database already holds data; the scale dataset loads only into an empty database".into())
+        }
+        ScaleOutcome::Loaded(report) => {
+            println!(
+                "Scale dataset loaded: scale {}, seed {}, year {} (password for all accounts: {DEMO_PASSWORD}).",
+                options.scale, options.seed, options.year
+            );
+            for (table, rows) in &report.tables {
+                println!("  {table:<26} {rows:>10}");
+            }
+            println!(
+                "  instruments' original value: {} CNY",
+                labshare_domain::money::format_fen(report.instruments_value_fen)
+            );
+            println!("  digest: {}", report.digest);
+            println!("  took {:.1} s", started.elapsed().as_secs_f64());
+            Ok(())
+        }
+    }
 }
 
 fn openapi() -> Result<(), String> {

@@ -215,3 +215,45 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits() {
     };
     assert!(status.success(), "exit status {status}");
 }
+
+#[test]
+fn seed_scale_loads_a_small_dataset_once_and_checks_its_arguments() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let db = dir.path().join("scale.db");
+    let first = labshare(&db, &["seed", "--scale", "0.01", "--seed", "3"], &[], "");
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let out = text(&first.stdout);
+    assert!(out.contains("usage_records"), "{out}");
+    assert!(out.contains("digest: "), "{out}");
+    let pool = connect_pool(&DbUrl::parse(&db.to_string_lossy()), 1).unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = pool.get().unwrap_or_else(|e| panic!("{e}"));
+    let cred = users::credentials(&mut conn, "admin")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no admin account"));
+    assert!(labshare_api::auth::verify_password(
+        labshare_api::seed::DEMO_PASSWORD,
+        &cred.password_hash
+    ));
+    let chain = labshare_persistence::audit::verify(&mut conn).unwrap_or_else(|e| panic!("{e}"));
+    assert!(chain.first_broken.is_none());
+
+    let again = labshare(&db, &["seed", "--scale", "0.01"], &[], "");
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("already holds data"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let other = dir.path().join("other.db");
+    for args in [
+        &["seed"][..],
+        &["seed", "--scale", "0"],
+        &["seed", "--scale", "lots"],
+        &["seed", "--scale", "1", "--year", "1999"],
+        &["seed", "--scale", "1", "--colour", "red"],
+    ] {
+        let out = labshare(&other, args, &[], "");
+        assert!(!out.status.success(), "{args:?} was accepted");
+    }
+}

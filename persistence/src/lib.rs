@@ -8,6 +8,7 @@ pub mod assessments;
 pub mod audit;
 pub mod auth;
 pub mod bookings;
+pub mod bulk;
 pub mod calendar_tokens;
 pub mod charges;
 pub mod db;

@@ -281,6 +281,30 @@ impl TestApp {
         labshare_api::seed::seed_demo(&mut conn, Utc::now().naive_utc()).unwrap_or_else(|e| panic!("seed: {e}"));
     }
 
+    /// Loads the scale dataset (`labshare seed --scale`) at a small scale.
+    pub fn seed_scale(&self, scale: f64, seed: u64) -> labshare_api::scale::ScaleReport {
+        let mut conn = self.pool.get().unwrap_or_else(|e| panic!("connection: {e}"));
+        let options = labshare_api::scale::ScaleOptions {
+            scale,
+            seed,
+            year: labshare_api::scale::DEFAULT_YEAR,
+        };
+        match labshare_api::scale::seed_scale(&mut conn, options).unwrap_or_else(|e| panic!("seed: {e}")) {
+            labshare_api::scale::ScaleOutcome::Loaded(report) => report,
+            labshare_api::scale::ScaleOutcome::NotEmpty => panic!("the database was not empty"),
+        }
+    }
+
+    /// A fresh server on the same backend as this one.
+    pub fn sibling(&self) -> Self {
+        match self.url.backend {
+            labshare_persistence::Backend::Sqlite => Self::sqlite(),
+            labshare_persistence::Backend::Postgres => {
+                Self::postgres().unwrap_or_else(|| panic!("PostgreSQL went away"))
+            }
+        }
+    }
+
     /// Sends a request; `body` is sent as JSON when given.
     pub fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Resp {
         let mut req = self.client.request(method, format!("{}{path}", self.base));

@@ -17,6 +17,7 @@ mod idempotency;
 mod languages;
 mod purchase_reviews;
 mod reports;
+mod scale;
 mod service;
 mod service_accounts;
 mod webhooks;
