@@ -413,10 +413,16 @@ pub struct Claimed {
     pub attempt_id: i64,
     /// Attempts made, this one included.
     pub attempts: i32,
+    /// The lease this claim holds; the outcome is recorded on the delivery
+    /// only while the lease is still this one.
+    pub lease_until: NaiveDateTime,
     pub url: String,
     pub secret: String,
     pub event: OutboxEvent,
 }
+
+/// Why a delivery failed whose attempts all ended without an outcome.
+pub const GAVE_UP: &str = "gave up: no outcome could be recorded for any attempt";
 
 /// What an attempt's log says until its outcome is recorded.
 pub const NO_OUTCOME: &str = "no outcome recorded: in progress, or the dispatcher stopped before the answer";
@@ -444,22 +450,43 @@ pub fn claim(
     limit: i64,
 ) -> Result<Vec<Claimed>, RepoError> {
     use diesel::sql_types::{BigInt, Timestamp};
+    use labshare_domain::webhook::MAX_ATTEMPTS;
+    // Stored as PostgreSQL keeps it, so that `finish` can recognise its own lease.
+    let lease_until = lease_until.trunc_subsecs(6);
+    // A delivery whose every attempt ended without an outcome recorded (the
+    // dispatcher stopped, or the outcome could not be stored) gives up too.
+    diesel::update(
+        d::table
+            .filter(d::status.eq("pending"))
+            .filter(d::attempts.ge(MAX_ATTEMPTS))
+            .filter(d::locked_until.le(now)),
+    )
+    .set((
+        d::status.eq("failed"),
+        d::locked_until.eq(None::<NaiveDateTime>),
+        d::last_error.eq(Some(GAVE_UP)),
+        d::updated_at.eq(now),
+    ))
+    .execute(conn)?;
     let due = "SELECT d.id AS id FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id \
                WHERE d.status = 'pending' AND d.next_attempt_at <= {1} \
                AND (d.locked_until IS NULL OR d.locked_until <= {1}) \
+               AND d.attempts < {3} \
                AND w.active AND w.deleted_at IS NULL \
                ORDER BY d.next_attempt_at, d.id LIMIT {2}";
     let ids: Vec<IdRow> = match conn {
         DbConn::Postgresql(_) => diesel::sql_query(format!(
             "{} FOR UPDATE OF d SKIP LOCKED",
-            due.replace("{1}", "$1").replace("{2}", "$2")
+            due.replace("{1}", "$1").replace("{2}", "$2").replace("{3}", "$3")
         ))
         .bind::<Timestamp, _>(now)
         .bind::<BigInt, _>(limit)
+        .bind::<diesel::sql_types::Integer, _>(MAX_ATTEMPTS)
         .load(conn)?,
-        DbConn::Sqlite(_) => diesel::sql_query(due.replace("{1}", "?1").replace("{2}", "?2"))
+        DbConn::Sqlite(_) => diesel::sql_query(due.replace("{1}", "?1").replace("{2}", "?2").replace("{3}", "?3"))
             .bind::<Timestamp, _>(now)
             .bind::<BigInt, _>(limit)
+            .bind::<diesel::sql_types::Integer, _>(MAX_ATTEMPTS)
             .load(conn)?,
     };
     let ids: Vec<i64> = ids.into_iter().map(|r| r.id).collect();
@@ -504,6 +531,7 @@ pub fn claim(
             webhook_id,
             attempt_id,
             attempts,
+            lease_until,
             url,
             secret,
             event,
@@ -542,21 +570,27 @@ pub fn finish(
     next: Next,
     now: NaiveDateTime,
 ) -> Result<(), RepoError> {
+    // Text from a receiver may hold what a TEXT column refuses (NUL on PostgreSQL).
+    let error = outcome.error.as_deref().map(printable);
+    let excerpt = outcome.response_excerpt.as_deref().map(printable);
     diesel::update(at::table.find(claimed.attempt_id))
         .set((
             at::duration_ms.eq(outcome.duration_ms),
             at::status_code.eq(outcome.status_code),
-            at::error.eq(outcome.error.as_deref()),
-            at::response_excerpt.eq(outcome.response_excerpt.as_deref()),
+            at::error.eq(error.as_deref()),
+            at::response_excerpt.eq(excerpt.as_deref()),
         ))
         .execute(conn)?;
+    // Only while this claim's lease holds: a dispatcher that outlived its
+    // lease logs its attempt but leaves the delivery to the one that took it over.
     let pending = d::table
         .filter(d::id.eq(claimed.delivery_id))
-        .filter(d::status.eq("pending"));
+        .filter(d::status.eq("pending"))
+        .filter(d::locked_until.eq(Some(claimed.lease_until)));
     let common = (
         d::locked_until.eq(None::<NaiveDateTime>),
         d::last_status.eq(outcome.status_code),
-        d::last_error.eq(outcome.error.as_deref()),
+        d::last_error.eq(error.as_deref()),
         d::updated_at.eq(now),
     );
     match next {
@@ -571,6 +605,13 @@ pub fn finish(
             .execute(conn)?,
     };
     Ok(())
+}
+
+/// `text` without control characters other than tab and line breaks.
+fn printable(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .collect()
 }
 
 /// A delivery with its event and its attempts.
