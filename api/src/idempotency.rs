@@ -56,6 +56,60 @@ pub const MAX_KEY_LEN: usize = 255;
 /// Operations whose answers carry secrets (tokens): the key is ignored.
 pub const EXEMPT: &[&str] = &["/api/v1/auth/token", "/api/v1/auth/logout", "/api/v1/me/calendar-token"];
 
+/// Routes whose successful answer carries a secret shown only once (a
+/// client secret, a webhook signing secret). The key still guards against a
+/// second write, but what is kept and replayed is a problem saying so, not
+/// the secret.
+pub const SECRET_ANSWERS: &[&str] = &[
+    "/api/v1/service-accounts",
+    "/api/v1/service-accounts/{id}/rotate-secret",
+    "/api/v1/webhooks",
+    "/api/v1/webhooks/{id}/rotate-secret",
+];
+
+/// The path as the router matches it: `%XX` escapes decoded, so that
+/// `/api/v1/auth/%74oken` is the token endpoint here too.
+fn routed_path(path: &str) -> String {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push(u8::try_from(high * 16 + low).unwrap_or(b'%'));
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether `path` is an instance of the route `pattern` (`{name}` matches one segment).
+fn matches(pattern: &str, path: &str) -> bool {
+    let (mut p, mut q) = (pattern.split('/'), path.split('/'));
+    loop {
+        match (p.next(), q.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if a.starts_with('{') && a.ends_with('}') && !b.is_empty() => {}
+            (Some(a), Some(b)) if a == b => {}
+            _ => return false,
+        }
+    }
+}
+
+fn one_of(patterns: &[&str], path: &str) -> bool {
+    patterns.iter().any(|p| matches(p, path))
+}
+
 /// Response headers kept with the answer and replayed.
 const KEPT_HEADERS: &[HeaderName] = &[
     header::LOCATION,
@@ -170,9 +224,11 @@ pub async fn guard(
     let (Some(state), Some(bearer)) = (state, bearer) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
-    if EXEMPT.contains(&req.path()) {
+    let routed = routed_path(req.path());
+    if one_of(EXEMPT, &routed) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
+    let secret = one_of(SECRET_ANSWERS, &routed);
     let principal = format!("user:{}", bearer.user.0);
     let method = req.method().to_string();
     let path = req
@@ -196,6 +252,7 @@ pub async fn guard(
         path,
         body_hash,
         lang,
+        secret,
     };
     match actix_web::rt::spawn(claim_and_answer(req, next, state, request)).await {
         Ok(result) => result,
@@ -211,6 +268,8 @@ struct Request {
     path: String,
     body_hash: String,
     lang: Lang,
+    /// The answer carries a secret that must not be kept.
+    secret: bool,
 }
 
 /// Claims the key, then replays, refuses, or runs the handler and keeps its answer.
@@ -227,6 +286,7 @@ async fn claim_and_answer<B: MessageBody + 'static>(
         path,
         body_hash,
         lang,
+        secret,
     } = request;
     let now = state.now();
     let expires_at = now + chrono::Duration::hours(TTL_HOURS);
@@ -274,7 +334,7 @@ async fn claim_and_answer<B: MessageBody + 'static>(
         Err(e) => return Ok(refuse(req, &e, lang)),
     }
 
-    answer_and_keep(next.call(req), state, principal, key).await
+    answer_and_keep(next.call(req), state, principal, key, secret).await
 }
 
 /// Awaits the handler's answer, keeps it under the key (or gives the key
@@ -284,6 +344,7 @@ async fn answer_and_keep<B: MessageBody + 'static>(
     state: AppState,
     principal: String,
     key: String,
+    secret: bool,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let release = |state: AppState, principal: String, key: String| async move {
         if let Err(e) = in_tx(&state, move |c| keys::release(c, &principal, &key)).await {
@@ -308,7 +369,28 @@ async fn answer_and_keep<B: MessageBody + 'static>(
             return Ok(ServiceResponse::new(http, actix_web::ResponseError::error_response(&e)));
         }
     };
-    if keeps(status) {
+    if keeps(status) && secret && status.is_success() {
+        let e = ApiError::Refused {
+            status: StatusCode::CONFLICT,
+            kind: "idempotency-secret-not-kept",
+            detail: format!(
+                "the first request with this Idempotency-Key succeeded ({status}); its answer carried a secret, \
+                 which is shown only once and was not kept: read what it created or changed, and rotate the \
+                 secret if that answer was lost"
+            ),
+        };
+        let answer = StoredAnswer {
+            status: StatusCode::CONFLICT.as_u16(),
+            content_type: Some("application/problem+json".into()),
+            headers: "[]".into(),
+            body: serde_json::to_vec(&e.problem_in(Lang::En)).unwrap_or_default(),
+        };
+        let (p, k) = (principal.clone(), key.clone());
+        if let Err(e) = in_tx(&state, move |c| keys::complete(c, &p, &k, &answer)).await {
+            log::warn!("idempotency answer not kept: {e}");
+            release(state, principal, key).await;
+        }
+    } else if keeps(status) {
         let mut headers = Vec::new();
         for name in KEPT_HEADERS {
             for value in head.headers().get_all(name) {
@@ -341,6 +423,18 @@ async fn answer_and_keep<B: MessageBody + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_are_recognised_as_the_router_sees_them() {
+        assert_eq!(routed_path("/api/v1/auth/%74oken"), "/api/v1/auth/token");
+        assert_eq!(routed_path("/a%2"), "/a%2");
+        assert!(one_of(EXEMPT, &routed_path("/api/v1/auth/%74oken")));
+        assert!(one_of(SECRET_ANSWERS, "/api/v1/webhooks/17/rotate-secret"));
+        assert!(one_of(SECRET_ANSWERS, "/api/v1/service-accounts"));
+        assert!(!one_of(SECRET_ANSWERS, "/api/v1/service-accounts/3/revoke"));
+        assert!(!one_of(SECRET_ANSWERS, "/api/v1/webhooks//rotate-secret"));
+        assert!(!matches("/api/v1/webhooks", "/api/v1/webhooks/1"));
+    }
 
     #[test]
     fn answers_that_invite_a_retry_give_the_key_back() {

@@ -240,10 +240,12 @@ pub async fn create(
             Ok(view)
         })
         .await?;
-    Ok(HttpResponse::Created().json(ServiceAccountSecret {
-        account: out,
-        client_secret: secret,
-    }))
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(ServiceAccountSecret {
+            account: out,
+            client_secret: secret,
+        }))
 }
 
 /// List service accounts.

@@ -345,7 +345,9 @@ pub async fn create(
             })
         })
         .await?;
-    Ok(HttpResponse::Created().json(created))
+    Ok(HttpResponse::Created()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(created))
 }
 
 /// List the subscriptions the actor manages.
@@ -505,11 +507,7 @@ pub async fn delete(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Resul
     params(("id" = i64, Path, description = "Subscription id")),
     responses((status = 200, description = "The subscription with its new secret", body = WebhookWithSecret)),
     security(("bearer" = [])))]
-pub async fn rotate_secret(
-    state: web::Data<AppState>,
-    bearer: Bearer,
-    id: Id,
-) -> Result<web::Json<WebhookWithSecret>, ApiError> {
+pub async fn rotate_secret(state: web::Data<AppState>, bearer: Bearer, id: Id) -> Result<HttpResponse, ApiError> {
     let secret = new_secret()?;
     let out = state
         .write(&bearer, move |c, ctx| {
@@ -533,7 +531,9 @@ pub async fn rotate_secret(
             })
         })
         .await?;
-    Ok(web::Json(out))
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(out))
 }
 
 /// Send a test event.

@@ -258,4 +258,28 @@ both_backends! {
         assert_eq!(again.header(REPLAYED), Some("true"));
         assert_eq!(app.count("institutions"), before + 1);
     }
+
+    fn an_answer_carrying_a_secret_is_not_kept_and_its_retry_writes_nothing(app) {
+        app.seed_demo();
+        let admin = app.login("admin");
+        let hospital = app.institution_id(&admin, "南宁市第二人民医院");
+        let body = json!({
+            "institution_id": hospital, "name": "二院 HIS", "description": "预约接口",
+            "roles": ["researcher"], "scopes": ["catalog:read"]
+        });
+        let first = post_with_key(&app, &admin, "/api/v1/service-accounts", &body, "sa-1").expect(201);
+        let secret = first.body["client_secret"].as_str().unwrap_or_default().to_owned();
+        assert!(secret.starts_with("lss_"), "{}", first.text);
+        assert_eq!(first.header("cache-control"), Some("no-store"));
+
+        // The retry writes nothing and does not show the secret again.
+        let again = post_with_key(&app, &admin, "/api/v1/service-accounts", &body, "sa-1").expect(409);
+        assert_eq!(again.problem_type(), "/problems/idempotency-secret-not-kept");
+        assert_eq!(again.header(REPLAYED), Some("true"));
+        assert!(!again.text.contains(&secret));
+        assert_eq!(app.count("service_accounts"), 1);
+        let kept = app.strings("SELECT body AS s FROM idempotency_keys WHERE idempotency_key = 'sa-1'");
+        assert_eq!(kept.len(), 1);
+        assert!(!kept[0].contains(&secret), "the secret was kept: {}", kept[0]);
+    }
 }
