@@ -19,6 +19,8 @@ enum Answer {
     Status(u16),
     /// Waits, then answers: long enough to stop the server meanwhile.
     Hang(Duration, u16),
+    /// Answers with NUL bytes in the body, which PostgreSQL's TEXT refuses.
+    Nul(u16),
 }
 
 /// A request the receiver got, and what it answered.
@@ -131,13 +133,17 @@ fn serve_one(
         .pop_front()
         .unwrap_or(Answer::Status(200));
     let status = match answer {
-        Answer::Status(s) => s,
+        Answer::Status(s) | Answer::Nul(s) => s,
         Answer::Hang(wait, s) => {
             std::thread::sleep(wait);
             s
         }
     };
-    let text = if status < 300 { "ok" } else { "receiver unavailable" };
+    let text = match answer {
+        Answer::Nul(_) => "ok\0\0done",
+        _ if status < 300 => "ok",
+        _ => "receiver unavailable",
+    };
     let mut out = stream;
     let sent = write!(
         out,
@@ -199,6 +205,27 @@ fn deliveries(app: &TestApp, token: &str, hook: i64) -> Vec<Value> {
 const FAST: Option<Duration> = Some(Duration::from_millis(50));
 
 both_backends! {
+    fn a_receiver_answering_nul_bytes_is_delivered_once_and_logged(app) {
+        let mut app = app;
+        app.seed_demo();
+        app.with_webhooks("127.0.0.1", FAST);
+        let instrument = bookable_instrument(&app, json!(["assisted"]));
+        let receiver = Receiver::start(&[Answer::Nul(200)]);
+        let admin = app.login("admin");
+        let (hook, _) = subscribe(&app, &admin, None, &receiver.url(), json!(["booking.created"]));
+        let researcher = app.login("researcher");
+        book(&app, &researcher, instrument, &at(&app, 3, 9, 0), &at(&app, 3, 10, 0), "assisted").expect(201);
+        receiver.wait_for("the delivery", |r| !r.is_empty());
+        // Well past the lease: the acknowledged delivery is not sent again.
+        std::thread::sleep(Duration::from_millis(300));
+        app.advance(chrono::Duration::minutes(5));
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(receiver.arrived(), 1, "delivered once only");
+        let log = deliveries(&app, &admin, hook);
+        assert_eq!(log[0]["status"], "delivered");
+        assert_eq!(log[0]["log"][0]["response_excerpt"], "okdone");
+    }
+
     fn a_booking_is_delivered_once_signed_with_the_subscriptions_secret(app) {
         let mut app = app;
         app.seed_demo();
