@@ -62,12 +62,21 @@ impl Refusal {
     }
 }
 
+/// The longest destination URL kept.
+pub const MAX_URL_CHARS: usize = 2000;
+
 /// Parses a destination URL and checks what can be checked without the
 /// network: `https` (or `http` to an allowed host), a host, no credentials.
 ///
 /// # Errors
 /// The [`Refusal`].
 pub fn parse_target(text: &str, allow: &AllowList) -> Result<Url, Refusal> {
+    if text.chars().count() > MAX_URL_CHARS {
+        return Err(Refusal::new(
+            "max_length",
+            format!("at most {MAX_URL_CHARS} characters"),
+        ));
+    }
     let url = Url::parse(text).map_err(|e| Refusal::new("url", format!("not an absolute URL: {e}")))?;
     let Some(host) = url.host_str().filter(|h| !h.is_empty()) else {
         return Err(Refusal::new("url", "the URL names no host"));

@@ -289,7 +289,8 @@ async fn claim_and_answer<B: MessageBody + 'static>(
         secret,
     } = request;
     let now = state.now();
-    let expires_at = now + chrono::Duration::hours(TTL_HOURS);
+    // Microseconds, as PostgreSQL keeps them: the expiry names this claim.
+    let expires_at = chrono::SubsecRound::trunc_subsecs(now + chrono::Duration::hours(TTL_HOURS), 6);
     let abandoned_before = now - chrono::Duration::seconds(ABANDONED_AFTER_SECONDS);
     let claimed = {
         let (principal, key, method, path, body_hash) = (
@@ -334,7 +335,8 @@ async fn claim_and_answer<B: MessageBody + 'static>(
         Err(e) => return Ok(refuse(req, &e, lang)),
     }
 
-    answer_and_keep(next.call(req), state, principal, key, secret).await
+    let claim = expires_at.naive_utc();
+    answer_and_keep(next.call(req), state, (principal, key, claim), secret).await
 }
 
 /// Awaits the handler's answer, keeps it under the key (or gives the key
@@ -342,12 +344,11 @@ async fn claim_and_answer<B: MessageBody + 'static>(
 async fn answer_and_keep<B: MessageBody + 'static>(
     call: impl std::future::Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
     state: AppState,
-    principal: String,
-    key: String,
+    (principal, key, claim): (String, String, chrono::NaiveDateTime),
     secret: bool,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let release = |state: AppState, principal: String, key: String| async move {
-        if let Err(e) = in_tx(&state, move |c| keys::release(c, &principal, &key)).await {
+        if let Err(e) = in_tx(&state, move |c| keys::release(c, &principal, &key, claim)).await {
             log::warn!("idempotency key not released: {e}");
         }
     };
@@ -386,7 +387,7 @@ async fn answer_and_keep<B: MessageBody + 'static>(
             body: serde_json::to_vec(&e.problem_in(Lang::En)).unwrap_or_default(),
         };
         let (p, k) = (principal.clone(), key.clone());
-        if let Err(e) = in_tx(&state, move |c| keys::complete(c, &p, &k, &answer)).await {
+        if let Err(e) = in_tx(&state, move |c| keys::complete(c, &p, &k, claim, &answer)).await {
             log::warn!("idempotency answer not kept: {e}");
             release(state, principal, key).await;
         }
@@ -410,7 +411,7 @@ async fn answer_and_keep<B: MessageBody + 'static>(
             body: bytes.to_vec(),
         };
         let (p, k) = (principal.clone(), key.clone());
-        if let Err(e) = in_tx(&state, move |c| keys::complete(c, &p, &k, &answer)).await {
+        if let Err(e) = in_tx(&state, move |c| keys::complete(c, &p, &k, claim, &answer)).await {
             log::warn!("idempotency answer not kept: {e}");
             release(state, principal, key).await;
         }

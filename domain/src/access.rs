@@ -86,6 +86,8 @@ pub enum Action {
     CertifyBiosafety,
     /// Book time on an instrument.
     Book,
+    /// Cancel a service order: its orderer or whoever runs its instruments.
+    CancelOrder,
     /// Book for another account of an institution (the resource): its unit
     /// admin, such as a hospital system's service account, books for its
     /// researchers.
@@ -288,6 +290,7 @@ pub fn can(actor: &Actor, action: Action, resource: &Resource<'_>) -> bool {
         (A::ManageServiceItems, R::Institution(i)) => actor.admin_of(*i),
         (A::CancelBooking, R::Booking(b)) => acts_for_booker(actor, b) || actor.runs(&b.instrument),
         (A::BookFor, R::Institution(i)) => actor.admin_of(*i),
+        (A::CancelOrder, R::Booking(b)) => b.user_id == actor.user_id || actor.runs(&b.instrument),
         // Ratings are published without the rater, so that users rate freely;
         // the platform office, commission and regulators may follow one up.
         (A::IdentifyRater, R::Rating { rater }) => *rater == actor.user_id || actor.reads_all(),
@@ -606,6 +609,8 @@ mod tests {
         };
         assert!(acts_for_booker(&unit, &theirs));
         assert!(can(&unit, Action::CancelBooking, &Resource::Booking(&theirs)));
+        // Service orders are not placed for others: their cancel rule is the orderer's or the runner's.
+        assert!(!can(&unit, Action::CancelOrder, &Resource::Booking(&theirs)));
         // Not for another unit's people; its own instrument it cancels as the runner, not the booker.
         let foreign = BookingAccess {
             institution_id: OTHER,

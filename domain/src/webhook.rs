@@ -411,7 +411,14 @@ pub fn refuse_destination(host: &str, addresses: &[IpAddr], allow: &AllowList) -
         if allow.allows_ip(*ip) {
             return None;
         }
-        non_public(*ip).map(|why| format!("`{host}` resolves to {ip}, {why}"))
+        // The address a name resolves to is not told: the check is no
+        // window into the platform's own network.
+        non_public(*ip).map(
+            |why| match host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+                Ok(_) => format!("`{host}` is {why}"),
+                Err(_) => format!("`{host}` resolves to {why}"),
+            },
+        )
     })
 }
 

@@ -154,11 +154,19 @@ pub fn claim(
     Ok(Claimed::New)
 }
 
-/// Keeps the answer to a claimed key.
+/// Keeps the answer to a claimed key; the claim is the one whose
+/// `expires_at` is `claim_expires_at` (a later claim of an abandoned key is
+/// another one).
 ///
 /// # Errors
 /// [`RepoError::NotFound`] when the claim is gone; database errors.
-pub fn complete(conn: &mut DbConn, principal: &str, key: &str, answer: &StoredAnswer) -> Result<(), RepoError> {
+pub fn complete(
+    conn: &mut DbConn,
+    principal: &str,
+    key: &str,
+    claim_expires_at: NaiveDateTime,
+    answer: &StoredAnswer,
+) -> Result<(), RepoError> {
     let (body, encoding) = match std::str::from_utf8(&answer.body) {
         Ok(text) => (text.to_owned(), "utf8"),
         Err(_) => {
@@ -170,6 +178,7 @@ pub fn complete(conn: &mut DbConn, principal: &str, key: &str, answer: &StoredAn
         t::table
             .filter(t::principal.eq(principal))
             .filter(t::idempotency_key.eq(key))
+            .filter(t::expires_at.eq(claim_expires_at))
             .filter(t::state.eq("in_progress")),
     )
     .set((
@@ -191,11 +200,17 @@ pub fn complete(conn: &mut DbConn, principal: &str, key: &str, answer: &StoredAn
 ///
 /// # Errors
 /// Database errors.
-pub fn release(conn: &mut DbConn, principal: &str, key: &str) -> Result<(), RepoError> {
+pub fn release(
+    conn: &mut DbConn,
+    principal: &str,
+    key: &str,
+    claim_expires_at: NaiveDateTime,
+) -> Result<(), RepoError> {
     diesel::delete(
         t::table
             .filter(t::principal.eq(principal))
             .filter(t::idempotency_key.eq(key))
+            .filter(t::expires_at.eq(claim_expires_at))
             .filter(t::state.eq("in_progress")),
     )
     .execute(conn)?;

@@ -333,11 +333,27 @@ fn booker(c: &mut DbConn, ctx: &Ctx, for_user_id: Option<i64>) -> Result<Actor, 
     };
     let problem =
         |rule: &str, message: &str| ApiError::Validation(vec![FieldProblem::body("/for_user_id", rule, message)]);
+    // Whether the actor books for anyone at all (its own institution's people).
+    allow(ctx, Action::BookFor, &Resource::Institution(ctx.actor.institution_id))?;
+    // An unknown account and one of an institution the actor does not
+    // administer answer alike: the id tells nothing about other institutions.
     let user = match users::get(c, UserId(id)) {
-        Err(RepoError::NotFound) => return Err(problem("exists", "no such account")),
-        other => other?,
-    };
-    allow(ctx, Action::BookFor, &Resource::Institution(user.value.institution_id))?;
+        Err(RepoError::NotFound) => None,
+        other => Some(other?),
+    }
+    .filter(|u| {
+        labshare_domain::access::can(
+            &ctx.actor,
+            Action::BookFor,
+            &Resource::Institution(u.value.institution_id),
+        )
+    })
+    .ok_or_else(|| {
+        problem(
+            "person_of_your_institution",
+            "no such person in an institution you administer",
+        )
+    })?;
     if user.value.service_account || !user.value.active {
         return Err(problem(
             "person",

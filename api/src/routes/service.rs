@@ -675,7 +675,7 @@ fn order_step(c: &mut DbConn, ctx: &Ctx, id: i64, action: OrderAction) -> Result
         OrderAction::Reject { .. } => (Action::DecideBooking, "service_order.reject"),
         OrderAction::ReceiveSamples => (Action::OperateBooking, "service_order.receive"),
         OrderAction::Complete { .. } => (Action::OperateBooking, "service_order.complete"),
-        OrderAction::Cancel => (Action::CancelBooking, "service_order.cancel"),
+        OrderAction::Cancel => (Action::CancelOrder, "service_order.cancel"),
     };
     allow(ctx, permission, &Resource::Booking(&access))?;
     let to = transition(before.status, &action)?;

@@ -300,6 +300,13 @@ pub async fn create(
     if let Err(ApiError::Validation(p)) = check_description(&i.description) {
         problems.extend(p);
     }
+    // Who may subscribe is settled before the destination is looked up.
+    let institution = i.institution_id;
+    state
+        .read(&bearer, move |_, ctx| {
+            allow(ctx, Action::ManageWebhooks, &owner(institution))
+        })
+        .await?;
     let url = match check_target(i.url, state.webhooks.allow.clone(), "/url").await {
         Ok(u) => Some(u),
         Err(ApiError::Validation(p)) => {
@@ -434,6 +441,12 @@ pub async fn update(
         if let Err(ApiError::Validation(v)) = check_description(d) {
             problems.extend(v);
         }
+    }
+    if p.url.is_some() {
+        // Who may change it is settled before the destination is looked up.
+        state
+            .read(&bearer, move |c, ctx| managed(c, ctx, id.0).map(drop))
+            .await?;
     }
     let url = match p.url {
         None => None,

@@ -80,12 +80,13 @@ both_backends! {
         // Not for a person of another institution, nor for a service account, nor for no one.
         let before = app.count("bookings");
         let other = app.get("/api/v1/me", &app.login("manager1")).body["user"]["id"].clone();
-        app.post("/api/v1/bookings", &token, &body(other, 4)).expect(403);
+        let r = app.post("/api/v1/bookings", &token, &body(other, 4)).expect(422);
+        assert_eq!(r.body["errors"][0]["rule"], "person_of_your_institution");
         let r = app.post("/api/v1/bookings", &token, &body(service_user.clone(), 4)).expect(201);
         assert_eq!(r.body["user_id"], service_user, "for itself, the account books as itself");
         let r = app.post("/api/v1/bookings", &token, &body(json!(999_999), 5)).expect(422);
         assert_eq!(r.body["errors"][0]["pointer"], "/for_user_id");
-        assert_eq!(r.body["errors"][0]["rule"], "exists");
+        assert_eq!(r.body["errors"][0]["rule"], "person_of_your_institution");
         assert_eq!(app.count("bookings"), before + 1);
 
         // A service account that is only a researcher books for itself alone.
@@ -269,10 +270,15 @@ both_backends! {
         assert_eq!(r.body["error"], "invalid_client");
         let r = app.request(Method::POST, "/api/v1/auth/token", None, Some(&json!({"grant_type": "client_credentials", "client_id": client_id}))).expect(401);
         assert_eq!(r.body["error"], "invalid_client");
+        // Failures for one client do not lock the client out: its id is no secret.
         for _ in 0..4 {
             app.client_credentials(&client_id, "lss_guess", None).expect(401);
         }
-        // Five failures make the client wait, even with the right secret.
+        app.client_credentials(&client_id, &secret, None).expect(200);
+        // An address that keeps failing waits, whichever client it tries.
+        for _ in 0..20 {
+            app.client_credentials("sa_0000000000000000", "lss_guess", None);
+        }
         let r = app.client_credentials(&client_id, &secret, None).expect(429);
         assert!(r.header("retry-after").is_some());
         app.advance(chrono::Duration::minutes(16));

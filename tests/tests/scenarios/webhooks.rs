@@ -443,6 +443,14 @@ both_backends! {
         app.post("/api/v1/webhooks", &unit, &body(Some(second))).expect(403);
         app.post("/api/v1/webhooks", &unit, &body(None)).expect(403);
         app.post("/api/v1/webhooks", &app.login("researcher"), &body(Some(second))).expect(403);
+        // Who may subscribe is settled before the destination is looked up:
+        // no one else learns what a name resolves to, or a URL's problems.
+        let probe = json!({"institution_id": second, "url": "https://localhost:9/x", "event_types": ["*"]});
+        let r = app.post("/api/v1/webhooks", &app.login("researcher"), &probe).expect(403);
+        assert!(!r.text.contains("localhost"), "{}", r.text);
+        let long = json!({"institution_id": first, "url": format!("https://example.org/{}", "a".repeat(2000)), "event_types": ["*"]});
+        let r = app.post("/api/v1/webhooks", &unit, &long).expect(422);
+        assert_eq!(r.body["errors"][0]["rule"], "max_length");
         app.post("/api/v1/webhooks", &app.login("regulator"), &body(None)).expect(403);
         let (own, secret) = subscribe(&app, &unit, Some(first), url, json!(["*"]));
         let (theirs, _) = subscribe(&app, &admin, Some(second), url, json!(["*"]));
