@@ -56,6 +56,58 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Body<T> {
     }
 }
 
+/// A body as JSON or, as OAuth 2 clients send it (RFC 6749 §4.4.2),
+/// `application/x-www-form-urlencoded`: each parameter once, every value a
+/// string; then deserialized and validated like [`Body`].
+#[derive(Debug)]
+pub struct JsonOrForm<T>(pub T);
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for JsonOrForm<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_form = req
+            .mime_type()
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.type_() == "application" && m.subtype() == "x-www-form-urlencoded");
+        if !is_form {
+            let json = Body::<T>::from_request(req, payload);
+            return Box::pin(async move { json.await.map(|b| JsonOrForm(b.0)) });
+        }
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let mut bytes = Vec::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::MalformedJson(format!("body could not be read: {e}")))?;
+                if bytes.len() + chunk.len() > BODY_LIMIT {
+                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            let mut object = serde_json::Map::new();
+            for (name, value) in form_urlencoded::parse(&bytes) {
+                if object
+                    .insert(name.clone().into_owned(), serde_json::Value::String(value.into_owned()))
+                    .is_some()
+                {
+                    return Err(ApiError::Validation(vec![FieldProblem::body(
+                        format!("/{name}"),
+                        "single",
+                        "a parameter may be sent only once",
+                    )]));
+                }
+            }
+            let json = serde_json::to_vec(&serde_json::Value::Object(object))
+                .map_err(|e| ApiError::Internal(format!("form as JSON: {e}")))?;
+            let value = parse_json::<T>(&json)?;
+            value.validate()?;
+            Ok(JsonOrForm(value))
+        })
+    }
+}
+
 /// Deserializes JSON, telling malformed syntax (400) from values of the
 /// wrong type or an unknown enum value (422, with a pointer).
 ///

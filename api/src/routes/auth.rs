@@ -2,7 +2,7 @@
 
 use crate::auth::{self, access_token, dummy_hash, new_refresh_token, token_hash, verify_password, Bearer};
 use crate::error::{ApiError, Problem};
-use crate::extract::Body;
+use crate::extract::JsonOrForm;
 use crate::routes::institutions::InstitutionView;
 use crate::routes::users::UserView;
 use crate::state::AppState;
@@ -235,7 +235,10 @@ async fn client_credentials_grant(
 /// `client_credentials` issues a service account a token with the scopes
 /// asked for (all it holds when none), and no refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "auth", operation_id = "issueToken",
-    request_body = TokenRequest,
+    request_body(content(
+        (TokenRequest = "application/json"),
+        (TokenRequest = "application/x-www-form-urlencoded")
+    ), description = "As JSON, or form-encoded as OAuth 2 clients send it"),
     responses((status = 200, description = "Tokens", body = TokenResponse),
               (status = 400, description = "Wrong credentials or an invalid, expired or reused refresh token (`error: invalid_grant`); a scope not held by the service account (`error: invalid_scope`)", body = Problem, content_type = "application/problem+json"),
               (status = 401, description = "Wrong or missing client credentials, or a revoked service account (`error: invalid_client`)", body = Problem, content_type = "application/problem+json"),
@@ -243,7 +246,7 @@ async fn client_credentials_grant(
 pub async fn token(
     state: web::Data<AppState>,
     req: actix_web::HttpRequest,
-    body: Body<TokenRequest>,
+    body: JsonOrForm<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let (refresh, hash) = new_refresh_token()?;
     let st = state.clone();

@@ -44,6 +44,33 @@ fn his(app: &TestApp) -> (i64, String, String) {
 }
 
 both_backends! {
+    fn a_standard_oauth_client_sends_the_token_request_form_encoded(app) {
+        app.seed_demo();
+        let (_, client_id, secret) = his(&app);
+        let form = format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}&scope=catalog%3Aread",
+            client_id,
+            labshare_tests::urlencode(&secret)
+        );
+        let r = app
+            .raw(Method::POST, "/api/v1/auth/token", None, "application/x-www-form-urlencoded", form.into_bytes())
+            .expect(200);
+        assert_eq!(r.body["scope"], "catalog:read");
+        let token = r.body["access_token"].as_str().unwrap_or_default().to_owned();
+        app.get("/api/v1/instruments", &token).expect(200);
+        // People sign in the same way.
+        let form = format!("grant_type=password&username=researcher&password={DEMO_PASSWORD}");
+        app.raw(Method::POST, "/api/v1/auth/token", None, "application/x-www-form-urlencoded", form.into_bytes())
+            .expect(200);
+        // A parameter sent twice is refused, naming it.
+        let twice = format!("grant_type=client_credentials&client_id={client_id}&client_id=sa_other&client_secret=x");
+        let r = app
+            .raw(Method::POST, "/api/v1/auth/token", None, "application/x-www-form-urlencoded", twice.into_bytes())
+            .expect(422);
+        assert_eq!(r.body["errors"][0]["pointer"], "/client_id");
+        assert_eq!(r.body["errors"][0]["rule"], "single");
+    }
+
     fn a_hospital_system_books_for_its_own_researchers_and_no_one_else(app) {
         app.seed_demo();
         let instrument = bookable_instrument(&app, json!(["assisted"]));
