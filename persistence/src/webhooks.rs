@@ -199,6 +199,28 @@ pub struct Filter {
     pub limit: i64,
 }
 
+/// Pauses the active subscriptions `user` made (a service account being
+/// revoked); returns them as they were before.
+///
+/// # Errors
+/// Database errors.
+pub fn pause_made_by(conn: &mut DbConn, user: i64, now: NaiveDateTime) -> Result<Vec<Webhook>, RepoError> {
+    let ids: Vec<i64> = w::table
+        .filter(w::created_by.eq(user))
+        .filter(w::active.eq(true))
+        .filter(w::deleted_at.is_null())
+        .select(w::id)
+        .load(conn)?;
+    let mut paused = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        paused.push(get(conn, id)?);
+    }
+    diesel::update(w::table.filter(w::id.eq_any(&ids)))
+        .set((w::active.eq(false), w::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(paused)
+}
+
 /// # Errors
 /// Database errors.
 pub fn list(conn: &mut DbConn, f: &Filter) -> Result<Page<Webhook>, RepoError> {

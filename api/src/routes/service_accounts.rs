@@ -425,6 +425,16 @@ pub async fn revoke(
                     "the service account is already revoked",
                 ));
             }
+            // Its subscriptions stop with it: they go on sending the
+            // institution's events to the system that was cut off otherwise.
+            for hook in labshare_persistence::webhooks::pause_made_by(c, before.user_id.0, ctx.now_naive())? {
+                let was = crate::routes::webhooks::WebhookView::from(hook);
+                let now = crate::routes::webhooks::WebhookView {
+                    active: false,
+                    ..was.clone()
+                };
+                audit(c, ctx, "webhook.update", "webhook", was.id, Some(&was), Some(&now))?;
+            }
             let after = ServiceAccountView::from(repo::get(c, before.id)?);
             let before = ServiceAccountView::from(before);
             audit(

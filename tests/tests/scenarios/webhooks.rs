@@ -205,6 +205,35 @@ fn deliveries(app: &TestApp, token: &str, hook: i64) -> Vec<Value> {
 const FAST: Option<Duration> = Some(Duration::from_millis(50));
 
 both_backends! {
+    fn revoking_a_service_account_pauses_the_subscriptions_it_made(app) {
+        let mut app = app;
+        app.seed_demo();
+        app.with_webhooks("127.0.0.1", None);
+        let admin = app.login("admin");
+        let second = app.institution_id(&admin, "南宁市第二人民医院");
+        let created = app
+            .post(
+                "/api/v1/service-accounts",
+                &admin,
+                &json!({"institution_id": second, "name": "二院 LIS", "roles": ["unit_admin"], "scopes": ["webhooks:manage"]}),
+            )
+            .expect(201);
+        let account = created.body["account"]["id"].clone();
+        let client_id = created.body["account"]["client_id"].as_str().unwrap_or_default().to_owned();
+        let secret = created.body["client_secret"].as_str().unwrap_or_default().to_owned();
+        let token = app.client_token(&client_id, &secret);
+        let receiver = Receiver::start(&[]);
+        let (hook, _) = subscribe(&app, &token, Some(second), &receiver.url(), json!(["booking.created"]));
+        let (own, _) = subscribe(&app, &admin, Some(second), &receiver.url(), json!(["booking.created"]));
+
+        app.post(&format!("/api/v1/service-accounts/{account}/revoke"), &admin, &json!({})).expect(200);
+        assert_eq!(app.get(&format!("/api/v1/webhooks/{hook}"), &admin).expect(200).body["active"], false);
+        // Subscriptions others made are untouched.
+        assert_eq!(app.get(&format!("/api/v1/webhooks/{own}"), &admin).expect(200).body["active"], true);
+        let audited = n(&app, &format!("SELECT count(*) FROM audit_events WHERE action = 'webhook.update' AND object_id = {hook}"));
+        assert_eq!(audited, 1);
+    }
+
     fn a_receiver_answering_nul_bytes_is_delivered_once_and_logged(app) {
         let mut app = app;
         app.seed_demo();
