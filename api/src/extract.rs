@@ -41,19 +41,25 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for Body<T> {
             if !is_json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let mut bytes = Vec::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::MalformedJson(format!("body could not be read: {e}")))?;
-                if bytes.len() + chunk.len() > BODY_LIMIT {
-                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
-                }
-                bytes.extend_from_slice(&chunk);
-            }
+            let bytes = read_limited(&mut payload).await?;
             let value = parse_json::<T>(&bytes)?;
             value.validate()?;
             Ok(Body(value))
         })
     }
+}
+
+/// The whole body, refused once it grows past [`BODY_LIMIT`].
+async fn read_limited(payload: &mut Payload) -> Result<Vec<u8>, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::MalformedJson(format!("body could not be read: {e}")))?;
+        if bytes.len() + chunk.len() > BODY_LIMIT {
+            return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 /// A body as JSON or, as OAuth 2 clients send it (RFC 6749 §4.4.2),
@@ -78,14 +84,7 @@ impl<T: DeserializeOwned + Validate + 'static> FromRequest for JsonOrForm<T> {
         }
         let mut payload = payload.take();
         Box::pin(async move {
-            let mut bytes = Vec::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::MalformedJson(format!("body could not be read: {e}")))?;
-                if bytes.len() + chunk.len() > BODY_LIMIT {
-                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
-                }
-                bytes.extend_from_slice(&chunk);
-            }
+            let bytes = read_limited(&mut payload).await?;
             let mut object = serde_json::Map::new();
             for (name, value) in form_urlencoded::parse(&bytes) {
                 if object
