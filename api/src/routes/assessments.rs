@@ -540,6 +540,20 @@ pub async fn create(
                 ));
             }
             crate::dto::no_problems(problems)?;
+            create_in(c, ctx, &i, pool)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// The transaction of [`create`] once the input is valid: writes the
+/// assessment and computes it.
+///
+/// # Errors
+/// A database error, or a policy that cannot be stored.
+pub fn create_in(c: &mut DbConn, ctx: &Ctx, i: &AssessmentInput, pool: Money) -> Result<AssessmentView, ApiError> {
+    {
+        {
             let json = policy_json(&ctx.policy)?;
             let new = NewAssessment {
                 name: &i.name,
@@ -562,9 +576,8 @@ pub async fn create(
                 Some(&view),
             )?;
             Ok(view)
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(view))
+        }
+    }
 }
 
 page_type!(AssessmentPage, AssessmentView);

@@ -235,7 +235,19 @@ pub async fn create(
     let i = body.0;
     let window = TimeWindow::new(i.starts_at, i.ends_at)?;
     let view = state
-        .write(&bearer, move |c, ctx| {
+        .write(&bearer, move |c, ctx| create_in(c, ctx, &i, window))
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// The transaction of [`create`]: checks the request against the
+/// instrument's rules and the bookings in place, and writes the booking.
+///
+/// # Errors
+/// What `POST /api/v1/bookings` answers besides 401.
+pub fn create_in(c: &mut DbConn, ctx: &Ctx, i: &BookingInput, window: TimeWindow) -> Result<BookingView, ApiError> {
+    {
+        {
             let id = InstrumentId(i.instrument_id);
             let no_such = || {
                 ApiError::Validation(vec![FieldProblem::body(
@@ -320,9 +332,8 @@ pub async fn create(
             let view = BookingView::from(booking);
             audit(c, ctx, "booking.create", "booking", view.id, None::<&()>, Some(&view))?;
             Ok(view)
-        })
-        .await?;
-    Ok(HttpResponse::Created().json(view))
+        }
+    }
 }
 
 /// Who a new booking is for: the actor, or a person of an institution the
@@ -452,7 +463,10 @@ pub async fn list(
 }
 
 /// Applies a transition for the actor: permission, state machine, write, audit.
-fn step(c: &mut DbConn, ctx: &Ctx, id: i64, action: BookingAction) -> Result<BookingView, ApiError> {
+///
+/// # Errors
+/// What the transition endpoints answer besides 401.
+pub fn step(c: &mut DbConn, ctx: &Ctx, id: i64, action: BookingAction) -> Result<BookingView, ApiError> {
     let (before, a) = load_readable(c, ctx, id)?;
     let (permission, name) = match &action {
         BookingAction::Approve => (Action::DecideBooking, "booking.approve"),

@@ -592,11 +592,19 @@ pub async fn list(
                 after,
                 limit,
             };
-            let page = repo::list(c, &filter)?;
-            Ok(InstrumentPage::from_page(page, |s| InstrumentView::new(s, ctx)))
+            list_in(c, ctx, &filter)
         })
         .await?;
     Ok(web::Json(page))
+}
+
+/// The transaction of [`list`] once the filter is known.
+///
+/// # Errors
+/// A database error.
+pub fn list_in(c: &mut DbConn, ctx: &Ctx, filter: &repo::Filter) -> Result<InstrumentPage, ApiError> {
+    let page = repo::list(c, filter)?;
+    Ok(InstrumentPage::from_page(page, |s| InstrumentView::new(s, ctx)))
 }
 
 /// Change an instrument.

@@ -380,7 +380,7 @@ fn period_problem(e: &PeriodError, names: (&str, &str)) -> FieldProblem {
 ///
 /// # Errors
 /// [`ApiError::InvalidParameter`].
-fn period(from: &str, to: &str) -> Result<Period, ApiError> {
+pub fn period(from: &str, to: &str) -> Result<Period, ApiError> {
     match (date_param("from", from), date_param("to", to)) {
         (Ok(f), Ok(t)) => {
             Period::new(f, t).map_err(|e| ApiError::InvalidParameter(vec![period_problem(&e, ("from", "to"))]))
@@ -395,7 +395,7 @@ fn period(from: &str, to: &str) -> Result<Period, ApiError> {
 ///
 /// # Errors
 /// [`ApiError::Forbidden`] for researchers and instrument managers.
-fn scope(ctx: &Ctx) -> Result<Scope, ApiError> {
+pub fn scope(ctx: &Ctx) -> Result<Scope, ApiError> {
     report_scope(&ctx.actor).ok_or(ApiError::Forbidden)
 }
 
@@ -530,13 +530,18 @@ fn usage_row(key: String, g: &Group, one: Option<&InstrumentMetrics>) -> UsageRo
 }
 
 /// Filters of the usage report, checked.
-struct UsageFilters {
-    group_by: GroupBy,
-    institution_id: Option<i64>,
-    category_code: Option<String>,
+/// What narrows a usage report.
+pub struct UsageFilters {
+    pub group_by: GroupBy,
+    pub institution_id: Option<i64>,
+    pub category_code: Option<String>,
 }
 
-fn usage_report(
+/// The usage report of `period` for a reader of `scope`.
+///
+/// # Errors
+/// A database error.
+pub fn usage_report(
     c: &mut DbConn,
     ctx: &Ctx,
     period: &Period,

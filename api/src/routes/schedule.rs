@@ -6,7 +6,7 @@ use crate::dto::instant;
 use crate::error::{ApiError, FieldProblem, Problem};
 use crate::extract::{Body, Id, Query};
 use crate::routes::{allow, audit, instruments::load_visible};
-use crate::state::AppState;
+use crate::state::{AppState, Ctx};
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc, Weekday};
 use labshare_domain::access::{Action, Resource};
@@ -15,7 +15,7 @@ use labshare_domain::booking::{
 };
 use labshare_domain::InstrumentId;
 use labshare_persistence::schedule::{self as repo, Blackout};
-use labshare_persistence::{bookings, lock_row, Lockable};
+use labshare_persistence::{bookings, lock_row, DbConn, Lockable};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
@@ -572,16 +572,27 @@ pub async fn get_availability(
 ) -> Result<web::Json<AvailabilityView>, ApiError> {
     let range = query.0.window()?;
     let view = state
-        .read(&bearer, move |c, ctx| {
-            let i = load_visible(c, ctx, InstrumentId(id.0))?;
+        .read(&bearer, move |c, ctx| availability_in(c, ctx, id.0, &range))
+        .await?;
+    Ok(web::Json(view))
+}
+
+/// The transaction of [`get_availability`].
+///
+/// # Errors
+/// 404 for an instrument the actor may not see; a database error.
+pub fn availability_in(c: &mut DbConn, ctx: &Ctx, id: i64, range: &TimeWindow) -> Result<AvailabilityView, ApiError> {
+    {
+        {
+            let i = load_visible(c, ctx, InstrumentId(id))?;
             let id = i.value.instrument.id;
             let opening = repo::opening_hours(c, id)?;
-            let blackouts: Vec<TimeWindow> = repo::blackouts_between(c, id, &range)?
+            let blackouts: Vec<TimeWindow> = repo::blackouts_between(c, id, range)?
                 .into_iter()
                 .map(|b| b.window)
                 .collect();
-            let booked = bookings::blocking_between(c, id, &range)?;
-            let intervals = availability(&range, &opening, &blackouts, &booked, ctx.policy.local_offset())
+            let booked = bookings::blocking_between(c, id, range)?;
+            let intervals = availability(range, &opening, &blackouts, &booked, ctx.policy.local_offset())
                 .into_iter()
                 .map(|(w, a)| AvailabilityInterval {
                     starts_at: w.start,
@@ -593,7 +604,6 @@ pub async fn get_availability(
                 instrument_id: id.0,
                 intervals,
             })
-        })
-        .await?;
-    Ok(web::Json(view))
+        }
+    }
 }

@@ -1,0 +1,200 @@
+//! The same work in-process: the transaction each handler runs (through the
+//! `persistence` functions it calls), on a pool of the server's size, from
+//! 64 threads — without HTTP, JSON or the token check.
+
+use crate::http::assessment_body;
+use crate::prepare::{ctx, Plan};
+use crate::stats::{Measure, Worker};
+use crate::{Options, CONCURRENCY, OPERATIONS, YEAR};
+use labshare_api::error::ApiError;
+use labshare_api::routes::{assessments, bookings, instruments, reports, schedule};
+use labshare_domain::access::instrument_visibility;
+use labshare_domain::booking::{BookingAction, TimeWindow};
+use labshare_domain::Money;
+use labshare_persistence::instruments::Filter;
+use labshare_persistence::{read_tx, write_tx, DbConn, DbPool};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Op = Arc<dyn Fn(&mut DbConn, usize) -> Result<(), ApiError> + Send + Sync>;
+
+fn load(pool: &DbPool, op: &'static str, count: Option<usize>, seconds: u64, f: Op) -> Measure {
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut threads = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let (pool, next, f) = (pool.clone(), next.clone(), f.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut w = Worker::default();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                match count {
+                    Some(n) if i >= n => break,
+                    None if Instant::now() >= deadline => break,
+                    _ => {}
+                }
+                let t = Instant::now();
+                let r = pool.get().map_err(ApiError::from).and_then(|mut c| f(&mut c, i));
+                match r {
+                    Ok(()) => w.ok(t.elapsed()),
+                    Err(e) => w.fail(format!("{e:?}")),
+                }
+            }
+            w
+        }));
+    }
+    let mut m = Measure::new(op);
+    for t in threads {
+        match t.join() {
+            Ok(w) => m.merge(w),
+            Err(_) => m.merge(Worker {
+                errors: 1,
+                error_samples: vec!["worker panicked".into()],
+                ..Worker::default()
+            }),
+        }
+    }
+    m.elapsed = started.elapsed();
+    m
+}
+
+fn single(pool: &DbPool, op: &'static str, runs: usize, f: Op) -> Measure {
+    let mut w = Worker::default();
+    let started = Instant::now();
+    for i in 0..runs {
+        let t = Instant::now();
+        match pool.get().map_err(ApiError::from).and_then(|mut c| f(&mut c, i)) {
+            Ok(()) => w.ok(t.elapsed()),
+            Err(e) => w.fail(format!("{e:?}")),
+        }
+    }
+    let mut m = Measure::new(op);
+    m.merge(w);
+    m.elapsed = started.elapsed();
+    m
+}
+
+/// Measures every operation in-process, in the order of [`OPERATIONS`].
+///
+/// # Errors
+/// A plan that cannot be turned into requests.
+pub fn run(pool: &DbPool, plan: &Plan, o: &Options) -> Result<Vec<Measure>, String> {
+    eprintln!("   measuring in-process ...");
+    let readers: Arc<Vec<i64>> = Arc::new(plan.readers.iter().map(|(id, _)| *id).collect());
+    let (after, limit) = labshare_api::dto::page_args(None, None).map_err(|e| format!("{e:?}"))?;
+    let mut out = Vec::new();
+
+    let r = readers.clone();
+    out.push(load(
+        pool,
+        OPERATIONS[0],
+        None,
+        o.seconds,
+        Arc::new(move |c, i| {
+            read_tx(c, |c| {
+                let ctx = ctx(c, r[i % r.len()])?;
+                let filter = Filter {
+                    visibility: instrument_visibility(&ctx.actor),
+                    institution_id: None,
+                    lab_id: None,
+                    category_prefix: None,
+                    sharing_scope: None,
+                    service_mode: None,
+                    status: None,
+                    listing_status: None,
+                    q: None,
+                    after,
+                    limit,
+                };
+                instruments::list_in(c, &ctx, &filter).map(|_| ())
+            })
+        }),
+    ));
+
+    let (r, ids) = (readers.clone(), Arc::new(plan.instruments.clone()));
+    let range = TimeWindow::new(plan.week.0, plan.week.1).map_err(|e| e.to_string())?;
+    out.push(load(
+        pool,
+        OPERATIONS[1],
+        None,
+        o.seconds,
+        Arc::new(move |c, i| {
+            read_tx(c, |c| {
+                let ctx = ctx(c, r[i % r.len()])?;
+                schedule::availability_in(c, &ctx, ids[i % ids.len()], &range).map(|_| ())
+            })
+        }),
+    ));
+
+    let mut inputs = Vec::new();
+    for b in &plan.windows[plan.writes..] {
+        let input: bookings::BookingInput = serde_json::from_value(b.body.clone()).map_err(|e| e.to_string())?;
+        let window = TimeWindow::new(input.starts_at, input.ends_at).map_err(|e| e.to_string())?;
+        inputs.push((b.user_id, input, window));
+    }
+    let inputs = Arc::new(inputs);
+    out.push(load(
+        pool,
+        OPERATIONS[2],
+        Some(plan.writes),
+        o.seconds,
+        Arc::new(move |c, i| {
+            let (user, input, window) = &inputs[i];
+            write_tx(c, |c| {
+                let ctx = ctx(c, *user)?;
+                bookings::create_in(c, &ctx, input, *window).map(|_| ())
+            })
+        }),
+    ));
+
+    let (ids, admin) = (Arc::new(plan.in_use[plan.writes..].to_vec()), plan.admin_id);
+    out.push(load(
+        pool,
+        OPERATIONS[3],
+        Some(plan.writes),
+        o.seconds,
+        Arc::new(move |c, i| {
+            write_tx(c, |c| {
+                let ctx = ctx(c, admin)?;
+                bookings::step(c, &ctx, ids[i], BookingAction::CheckOut).map(|_| ())
+            })
+        }),
+    ));
+
+    let reward = Money::parse("1000000.00").map_err(|e| e.to_string())?;
+    out.push(single(
+        pool,
+        OPERATIONS[4],
+        o.heavy_runs,
+        Arc::new(move |c, i| {
+            let input: assessments::AssessmentInput =
+                serde_json::from_value(assessment_body("direct", i)).map_err(|_| ApiError::NotFound)?;
+            write_tx(c, |c| {
+                let ctx = ctx(c, admin)?;
+                assessments::create_in(c, &ctx, &input, reward).map(|_| ())
+            })
+        }),
+    ));
+
+    out.push(single(
+        pool,
+        OPERATIONS[5],
+        o.heavy_runs,
+        Arc::new(move |c, _| {
+            read_tx(c, |c| {
+                let ctx = ctx(c, admin)?;
+                let scope = reports::scope(&ctx)?;
+                let period = reports::period(&format!("{YEAR}-01-01"), &format!("{YEAR}-12-31"))?;
+                let filters = reports::UsageFilters {
+                    group_by: reports::GroupBy::default(),
+                    institution_id: None,
+                    category_code: None,
+                };
+                reports::usage_report(c, &ctx, &period, &filters, scope).map(|_| ())
+            })
+        }),
+    ));
+    Ok(out)
+}

@@ -1,0 +1,113 @@
+//! Latencies, throughput and the API ÷ direct ratio.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// One side's measurement of one operation.
+#[derive(Debug, Clone)]
+pub struct Measure {
+    pub operation: &'static str,
+    /// Latency of each successful request, in milliseconds.
+    pub latencies_ms: Vec<f64>,
+    pub errors: usize,
+    /// The first few error texts, to see what went wrong.
+    pub error_samples: Vec<String>,
+    pub elapsed: Duration,
+}
+
+impl Measure {
+    pub fn new(operation: &'static str) -> Self {
+        Self {
+            operation,
+            latencies_ms: Vec::new(),
+            errors: 0,
+            error_samples: Vec::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    pub fn merge(&mut self, other: Worker) {
+        self.latencies_ms.extend(other.latencies_ms);
+        self.errors += other.errors;
+        for e in other.error_samples {
+            if self.error_samples.len() < 5 {
+                self.error_samples.push(e);
+            }
+        }
+    }
+
+    pub fn throughput(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 {
+            self.latencies_ms.len() as f64 / s
+        } else {
+            0.0
+        }
+    }
+
+    fn percentile(&self, p: f64) -> Option<f64> {
+        let mut v = self.latencies_ms.clone();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
+        v.get(rank.clamp(1, v.len()) - 1).copied()
+    }
+
+    pub fn json(&self) -> Value {
+        json!({
+            "count": self.latencies_ms.len(),
+            "errors": self.errors,
+            "error_samples": self.error_samples,
+            "seconds": self.elapsed.as_secs_f64(),
+            "throughput": self.throughput(),
+            "p50_ms": self.percentile(50.0),
+            "p99_ms": self.percentile(99.0),
+            "max_ms": self.percentile(100.0),
+        })
+    }
+}
+
+/// What one worker saw.
+#[derive(Debug, Default)]
+pub struct Worker {
+    pub latencies_ms: Vec<f64>,
+    pub errors: usize,
+    pub error_samples: Vec<String>,
+}
+
+impl Worker {
+    pub fn ok(&mut self, took: Duration) {
+        self.latencies_ms.push(took.as_secs_f64() * 1000.0);
+    }
+
+    pub fn fail(&mut self, why: String) {
+        self.errors += 1;
+        if self.error_samples.len() < 3 {
+            self.error_samples.push(why);
+        }
+    }
+}
+
+/// The API beside the direct work: for loads the ratio of throughputs, for
+/// single heavy requests direct time ÷ API time (p50).
+pub fn compare(api: &Measure, direct: &Measure) -> Value {
+    let ratio = if api.single() {
+        match (api.percentile(50.0), direct.percentile(50.0)) {
+            (Some(a), Some(d)) if a > 0.0 => Some(d / a),
+            _ => None,
+        }
+    } else if direct.throughput() > 0.0 {
+        Some(api.throughput() / direct.throughput())
+    } else {
+        None
+    };
+    json!({
+        "operation": api.operation,
+        "kind": if api.single() { "single" } else { "load" },
+        "api": api.json(),
+        "direct": direct.json(),
+        "ratio": ratio,
+    })
+}
