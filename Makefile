@@ -4,7 +4,7 @@ CARGO ?= cargo
 DATABASE_URL ?= labshare.db
 export DATABASE_URL
 
-.PHONY: run test test-sqlite test-pg openapi lint fmt contract
+.PHONY: run test test-sqlite test-pg openapi lint fmt contract bench
 
 ## run: build, migrate, load the demo data (once) and serve on 127.0.0.1:8080
 run:
@@ -37,3 +37,11 @@ lint:
 
 fmt:
 	$(CARGO) fmt --all
+
+## bench: release build, scale dataset, the server under load at concurrency 64 beside the
+## same work in-process, on SQLite and PostgreSQL; table on stdout, JSON in bench-results/
+SCALE ?= 1
+BENCH_ARGS ?=
+bench:
+	$(CARGO) build --release --bin labshare --bin labshare-bench
+	./target/release/labshare-bench --scale $(SCALE) --server ./target/release/labshare --out bench-results $(BENCH_ARGS)

@@ -261,7 +261,7 @@ fn print_table(report: &Value) {
         println!(
             "{} (pool {}; load {:.1} s; server peak RSS {} MiB)",
             b["backend"].as_str().unwrap_or("?"),
-            b["pool_size"],
+            b["pool_size"].to_string(),
             b["load_seconds"].as_f64().unwrap_or(0.0),
             b["server_peak_rss_mib"]
                 .as_f64()
@@ -277,8 +277,8 @@ fn print_table(report: &Value) {
             println!(
                 "{:<22} {:>7} {:>6} {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>6}",
                 op["operation"].as_str().unwrap_or("?"),
-                op["api"]["count"],
-                op["api"]["errors"],
+                op["api"]["count"].to_string(),
+                op["api"]["errors"].to_string(),
                 f(&op["api"]["throughput"]),
                 f2(&op["api"]["p50_ms"]),
                 f2(&op["api"]["p99_ms"]),
