@@ -86,83 +86,87 @@ pub fn run(pool: &DbPool, plan: &Plan, o: &Options) -> Result<Vec<Measure>, Stri
     let (after, limit) = labshare_api::dto::page_args(None, None).map_err(|e| format!("{e:?}"))?;
     let mut out = Vec::new();
 
-    let r = readers.clone();
-    out.push(load(
-        pool,
-        OPERATIONS[0],
-        None,
-        o.seconds,
-        Arc::new(move |c, i| {
-            read_tx(c, |c| {
-                let ctx = ctx(c, r[i % r.len()])?;
-                let filter = Filter {
-                    visibility: instrument_visibility(&ctx.actor),
-                    institution_id: None,
-                    lab_id: None,
-                    category_prefix: None,
-                    sharing_scope: None,
-                    service_mode: None,
-                    status: None,
-                    listing_status: None,
-                    q: None,
-                    after,
-                    limit,
-                };
-                instruments::list_in(c, &ctx, &filter).map(|_| ())
-            })
-        }),
-    ));
+    if o.heavy_only {
+        out.extend(OPERATIONS[..4].iter().map(|op| Measure::new(op)));
+    } else {
+        let r = readers.clone();
+        out.push(load(
+            pool,
+            OPERATIONS[0],
+            None,
+            o.seconds,
+            Arc::new(move |c, i| {
+                read_tx(c, |c| {
+                    let ctx = ctx(c, r[i % r.len()])?;
+                    let filter = Filter {
+                        visibility: instrument_visibility(&ctx.actor),
+                        institution_id: None,
+                        lab_id: None,
+                        category_prefix: None,
+                        sharing_scope: None,
+                        service_mode: None,
+                        status: None,
+                        listing_status: None,
+                        q: None,
+                        after,
+                        limit,
+                    };
+                    instruments::list_in(c, &ctx, &filter).map(|_| ())
+                })
+            }),
+        ));
 
-    let (r, ids) = (readers.clone(), Arc::new(plan.instruments.clone()));
-    let range = TimeWindow::new(plan.week.0, plan.week.1).map_err(|e| e.to_string())?;
-    out.push(load(
-        pool,
-        OPERATIONS[1],
-        None,
-        o.seconds,
-        Arc::new(move |c, i| {
-            read_tx(c, |c| {
-                let ctx = ctx(c, r[i % r.len()])?;
-                schedule::availability_in(c, &ctx, ids[i % ids.len()], &range).map(|_| ())
-            })
-        }),
-    ));
+        let (r, ids) = (readers.clone(), Arc::new(plan.instruments.clone()));
+        let range = TimeWindow::new(plan.week.0, plan.week.1).map_err(|e| e.to_string())?;
+        out.push(load(
+            pool,
+            OPERATIONS[1],
+            None,
+            o.seconds,
+            Arc::new(move |c, i| {
+                read_tx(c, |c| {
+                    let ctx = ctx(c, r[i % r.len()])?;
+                    schedule::availability_in(c, &ctx, ids[i % ids.len()], &range).map(|_| ())
+                })
+            }),
+        ));
 
-    let mut inputs = Vec::new();
-    for b in &plan.windows[plan.writes..] {
-        let input: bookings::BookingInput = serde_json::from_value(b.body.clone()).map_err(|e| e.to_string())?;
-        let window = TimeWindow::new(input.starts_at, input.ends_at).map_err(|e| e.to_string())?;
-        inputs.push((b.user_id, input, window));
+        let mut inputs = Vec::new();
+        for b in &plan.windows[plan.writes..] {
+            let input: bookings::BookingInput = serde_json::from_value(b.body.clone()).map_err(|e| e.to_string())?;
+            let window = TimeWindow::new(input.starts_at, input.ends_at).map_err(|e| e.to_string())?;
+            inputs.push((b.user_id, input, window));
+        }
+        let inputs = Arc::new(inputs);
+        out.push(load(
+            pool,
+            OPERATIONS[2],
+            Some(plan.writes),
+            o.seconds,
+            Arc::new(move |c, i| {
+                let (user, input, window) = &inputs[i];
+                write_tx(c, |c| {
+                    let ctx = ctx(c, *user)?;
+                    bookings::create_in(c, &ctx, input, *window).map(|_| ())
+                })
+            }),
+        ));
+
+        let (ids, admin) = (Arc::new(plan.in_use[plan.writes..].to_vec()), plan.admin_id);
+        out.push(load(
+            pool,
+            OPERATIONS[3],
+            Some(plan.writes),
+            o.seconds,
+            Arc::new(move |c, i| {
+                write_tx(c, |c| {
+                    let ctx = ctx(c, admin)?;
+                    bookings::step(c, &ctx, ids[i], BookingAction::CheckOut).map(|_| ())
+                })
+            }),
+        ));
     }
-    let inputs = Arc::new(inputs);
-    out.push(load(
-        pool,
-        OPERATIONS[2],
-        Some(plan.writes),
-        o.seconds,
-        Arc::new(move |c, i| {
-            let (user, input, window) = &inputs[i];
-            write_tx(c, |c| {
-                let ctx = ctx(c, *user)?;
-                bookings::create_in(c, &ctx, input, *window).map(|_| ())
-            })
-        }),
-    ));
-
-    let (ids, admin) = (Arc::new(plan.in_use[plan.writes..].to_vec()), plan.admin_id);
-    out.push(load(
-        pool,
-        OPERATIONS[3],
-        Some(plan.writes),
-        o.seconds,
-        Arc::new(move |c, i| {
-            write_tx(c, |c| {
-                let ctx = ctx(c, admin)?;
-                bookings::step(c, &ctx, ids[i], BookingAction::CheckOut).map(|_| ())
-            })
-        }),
-    ));
-
+    let admin = plan.admin_id;
     let reward = Money::parse("1000000.00").map_err(|e| e.to_string())?;
     out.push(single(
         pool,

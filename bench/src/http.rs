@@ -171,92 +171,95 @@ pub async fn run(base: &str, plan: &Plan, o: &Options) -> Result<Vec<Measure>, S
     let admin = token("admin");
     let mut out = Vec::new();
 
-    let r = readers.clone();
-    out.push(
-        load(
-            &client,
-            base,
-            OPERATIONS[0],
-            None,
-            o.seconds,
-            Arc::new(move |i| Req {
-                method: Method::GET,
-                path: "/api/v1/instruments".into(),
-                token: r[i % r.len()].clone(),
-                body: None,
-                expect: 200,
-            }),
-        )
-        .await,
-    );
+    if o.heavy_only {
+        out.extend(OPERATIONS[..4].iter().map(|op| Measure::new(op)));
+    } else {
+        let r = readers.clone();
+        out.push(
+            load(
+                &client,
+                base,
+                OPERATIONS[0],
+                None,
+                o.seconds,
+                Arc::new(move |i| Req {
+                    method: Method::GET,
+                    path: "/api/v1/instruments".into(),
+                    token: r[i % r.len()].clone(),
+                    body: None,
+                    expect: 200,
+                }),
+            )
+            .await,
+        );
 
-    let (r, instruments) = (readers.clone(), Arc::new(plan.instruments.clone()));
-    let (from, to) = (plan.week.0.to_rfc3339(), plan.week.1.to_rfc3339());
-    let range = format!("from={}&to={}", from.replace('+', "%2B"), to.replace('+', "%2B"));
-    out.push(
-        load(
-            &client,
-            base,
-            OPERATIONS[1],
-            None,
-            o.seconds,
-            Arc::new(move |i| Req {
-                method: Method::GET,
-                path: format!(
-                    "/api/v1/instruments/{}/availability?{range}",
-                    instruments[i % instruments.len()]
-                ),
-                token: r[i % r.len()].clone(),
-                body: None,
-                expect: 200,
-            }),
-        )
-        .await,
-    );
+        let (r, instruments) = (readers.clone(), Arc::new(plan.instruments.clone()));
+        let (from, to) = (plan.week.0.to_rfc3339(), plan.week.1.to_rfc3339());
+        let range = format!("from={}&to={}", from.replace('+', "%2B"), to.replace('+', "%2B"));
+        out.push(
+            load(
+                &client,
+                base,
+                OPERATIONS[1],
+                None,
+                o.seconds,
+                Arc::new(move |i| Req {
+                    method: Method::GET,
+                    path: format!(
+                        "/api/v1/instruments/{}/availability?{range}",
+                        instruments[i % instruments.len()]
+                    ),
+                    token: r[i % r.len()].clone(),
+                    body: None,
+                    expect: 200,
+                }),
+            )
+            .await,
+        );
 
-    let bookings: Arc<Vec<(String, Value)>> = Arc::new(
-        plan.windows[..plan.writes]
-            .iter()
-            .map(|b| (token(&b.username), b.body.clone()))
-            .collect(),
-    );
-    out.push(
-        load(
-            &client,
-            base,
-            OPERATIONS[2],
-            Some(plan.writes),
-            o.seconds,
-            Arc::new(move |i| Req {
-                method: Method::POST,
-                path: "/api/v1/bookings".into(),
-                token: bookings[i].0.clone(),
-                body: Some(bookings[i].1.clone()),
-                expect: 201,
-            }),
-        )
-        .await,
-    );
+        let bookings: Arc<Vec<(String, Value)>> = Arc::new(
+            plan.windows[..plan.writes]
+                .iter()
+                .map(|b| (token(&b.username), b.body.clone()))
+                .collect(),
+        );
+        out.push(
+            load(
+                &client,
+                base,
+                OPERATIONS[2],
+                Some(plan.writes),
+                o.seconds,
+                Arc::new(move |i| Req {
+                    method: Method::POST,
+                    path: "/api/v1/bookings".into(),
+                    token: bookings[i].0.clone(),
+                    body: Some(bookings[i].1.clone()),
+                    expect: 201,
+                }),
+            )
+            .await,
+        );
 
-    let (ids, a) = (Arc::new(plan.in_use[..plan.writes].to_vec()), admin.clone());
-    out.push(
-        load(
-            &client,
-            base,
-            OPERATIONS[3],
-            Some(plan.writes),
-            o.seconds,
-            Arc::new(move |i| Req {
-                method: Method::POST,
-                path: format!("/api/v1/bookings/{}/check-out", ids[i]),
-                token: a.clone(),
-                body: None,
-                expect: 200,
-            }),
-        )
-        .await,
-    );
-
+        let (ids, a) = (Arc::new(plan.in_use[..plan.writes].to_vec()), admin.clone());
+        out.push(
+            load(
+                &client,
+                base,
+                OPERATIONS[3],
+                Some(plan.writes),
+                o.seconds,
+                Arc::new(move |i| Req {
+                    method: Method::POST,
+                    path: format!("/api/v1/bookings/{}/check-out", ids[i]),
+                    token: a.clone(),
+                    body: None,
+                    expect: 200,
+                }),
+            )
+            .await,
+        );
+    }
     out.push(
         single(&client, base, OPERATIONS[4], o.heavy_runs, |i| Req {
             method: Method::POST,

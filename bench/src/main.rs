@@ -5,6 +5,7 @@
 //!
 //! ```text
 //! labshare-bench [--scale N] [--backend sqlite|postgres|both] [--seconds S]
+//!                [--writes N] [--heavy-runs N] [--heavy-only true]
 //!                [--server target/release/labshare] [--out bench-results]
 //! ```
 //!
@@ -35,6 +36,8 @@ struct Options {
     seconds: u64,
     writes: usize,
     heavy_runs: usize,
+    /// Only the assessment and the report (for the growth measurements).
+    heavy_only: bool,
     server: PathBuf,
     out: PathBuf,
     pg_admin: String,
@@ -47,6 +50,7 @@ fn options() -> Result<Options, String> {
         seconds: 10,
         writes: 1000,
         heavy_runs: 3,
+        heavy_only: false,
         server: PathBuf::from("target/release/labshare"),
         out: PathBuf::from("bench-results"),
         pg_admin: std::env::var("BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()),
@@ -68,6 +72,7 @@ fn options() -> Result<Options, String> {
             "--seconds" => o.seconds = value.parse().ok().filter(|s| *s > 0).ok_or_else(bad)?,
             "--writes" => o.writes = value.parse().ok().filter(|s| *s > 0).ok_or_else(bad)?,
             "--heavy-runs" => o.heavy_runs = value.parse().ok().filter(|s| *s > 0).ok_or_else(bad)?,
+            "--heavy-only" => o.heavy_only = value.parse().map_err(|_| bad())?,
             "--server" => o.server = PathBuf::from(value),
             "--out" => o.out = PathBuf::from(value),
             _ => return Err(format!("unknown option {flag}")),
@@ -137,6 +142,7 @@ fn run() -> Result<(), String> {
         "seconds_per_read_load": o.seconds,
         "writes_per_load": o.writes,
         "heavy_runs": o.heavy_runs,
+        "heavy_only": o.heavy_only,
         "started_at": chrono::Utc::now().to_rfc3339(),
         "host_cpus": std::thread::available_parallelism().map(std::num::NonZeroUsize::get).unwrap_or(1),
         "backends": results,
@@ -204,7 +210,7 @@ fn bench_backend(o: &Options, backend: &str, url: &str) -> Result<Value, String>
     let config = labshare_api::config::Config::from_lookup(|k| (k == "DATABASE_URL").then(|| url.to_owned()))
         .map_err(|e| e.to_string())?;
     let pool: DbPool = connect_pool(&db, config.pool_size).map_err(|e| e.to_string())?;
-    let plan = prepare::plan(&pool, o.writes)?;
+    let plan = prepare::plan(&pool, if o.heavy_only { 0 } else { o.writes })?;
     eprintln!(
         "   prepared {} booking windows, {} bookings in use, {} readers",
         plan.windows.len(),
@@ -261,7 +267,7 @@ fn print_table(report: &Value) {
         println!(
             "{} (pool {}; load {:.1} s; server peak RSS {} MiB)",
             b["backend"].as_str().unwrap_or("?"),
-            b["pool_size"].to_string(),
+            b["pool_size"],
             b["load_seconds"].as_f64().unwrap_or(0.0),
             b["server_peak_rss_mib"]
                 .as_f64()
