@@ -111,3 +111,51 @@ pub fn compare(api: &Measure, direct: &Measure) -> Value {
         "ratio": ratio,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(op: &'static str, ms: impl IntoIterator<Item = f64>, seconds: u64) -> Measure {
+        let mut m = Measure::new(op);
+        m.latencies_ms = ms.into_iter().collect();
+        m.elapsed = Duration::from_secs(seconds);
+        m
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank_over_successful_requests() {
+        let m = measured("catalogue list", (1..=200).rev().map(f64::from), 4);
+        assert_eq!(m.percentile(50.0), Some(100.0));
+        assert_eq!(m.percentile(99.0), Some(198.0));
+        assert_eq!(m.percentile(100.0), Some(200.0));
+        assert!((m.throughput() - 50.0).abs() < 1e-9);
+        assert_eq!(Measure::new("x").percentile(50.0), None);
+    }
+
+    #[test]
+    fn loads_compare_throughput_and_single_requests_compare_time() {
+        let api = measured(crate::OPERATIONS[0], vec![1.0; 300], 1);
+        let direct = measured(crate::OPERATIONS[0], vec![1.0; 400], 1);
+        assert_eq!(compare(&api, &direct)["ratio"].as_f64(), Some(0.75));
+        let api = measured(crate::OPERATIONS[4], [500.0], 1);
+        let direct = measured(crate::OPERATIONS[4], [400.0], 1);
+        let c = compare(&api, &direct);
+        assert_eq!(c["kind"], "single");
+        assert_eq!(c["ratio"].as_f64(), Some(0.8));
+    }
+
+    #[test]
+    fn failures_are_counted_and_a_few_kept() {
+        let mut w = Worker::default();
+        for i in 0..10 {
+            w.fail(format!("409: {i}"));
+        }
+        w.ok(Duration::from_millis(3));
+        let mut m = Measure::new("booking create");
+        m.merge(w);
+        assert_eq!(m.errors, 10);
+        assert_eq!(m.error_samples.len(), 3);
+        assert_eq!(m.latencies_ms, vec![3.0]);
+    }
+}
