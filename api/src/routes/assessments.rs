@@ -552,32 +552,28 @@ pub async fn create(
 /// # Errors
 /// A database error, or a policy that cannot be stored.
 pub fn create_in(c: &mut DbConn, ctx: &Ctx, i: &AssessmentInput, pool: Money) -> Result<AssessmentView, ApiError> {
-    {
-        {
-            let json = policy_json(&ctx.policy)?;
-            let new = NewAssessment {
-                name: &i.name,
-                period_from: i.period_from,
-                period_to: i.period_to,
-                policy_json: &json,
-                reward_pool: pool,
-                created_by: ctx.actor.user_id,
-            };
-            let a = repo::insert(c, &new, ctx.now_naive())?;
-            compute(c, &a, &ctx.policy, ctx.now_naive())?;
-            let view = assessment_view(repo::get(c, a.id)?)?;
-            audit(
-                c,
-                ctx,
-                "assessment.create",
-                "assessment",
-                view.id,
-                None::<&()>,
-                Some(&view),
-            )?;
-            Ok(view)
-        }
-    }
+    let json = policy_json(&ctx.policy)?;
+    let new = NewAssessment {
+        name: &i.name,
+        period_from: i.period_from,
+        period_to: i.period_to,
+        policy_json: &json,
+        reward_pool: pool,
+        created_by: ctx.actor.user_id,
+    };
+    let a = repo::insert(c, &new, ctx.now_naive())?;
+    compute(c, &a, &ctx.policy, ctx.now_naive())?;
+    let view = assessment_view(repo::get(c, a.id)?)?;
+    audit(
+        c,
+        ctx,
+        "assessment.create",
+        "assessment",
+        view.id,
+        None::<&()>,
+        Some(&view),
+    )?;
+    Ok(view)
 }
 
 page_type!(AssessmentPage, AssessmentView);

@@ -246,94 +246,90 @@ pub async fn create(
 /// # Errors
 /// What `POST /api/v1/bookings` answers besides 401.
 pub fn create_in(c: &mut DbConn, ctx: &Ctx, i: &BookingInput, window: TimeWindow) -> Result<BookingView, ApiError> {
-    {
-        {
-            let id = InstrumentId(i.instrument_id);
-            let no_such = || {
-                ApiError::Validation(vec![FieldProblem::body(
-                    "/instrument_id",
-                    "exists",
-                    "no such instrument",
-                )])
-            };
-            let rec = match instruments::get(c, id) {
-                Err(RepoError::NotFound) => return Err(no_such()),
-                other => other?,
-            };
-            if !labshare_domain::access::can(
-                &ctx.actor,
-                Action::ReadInstrument,
-                &Resource::Instrument(&rec.value.access()),
-            ) {
-                // A listed instrument is public knowledge; one still unpublished does not exist for the booker.
-                return Err(if rec.value.instrument.listing_status == ListingStatus::Approved {
-                    BookingError::NotShared.into()
-                } else {
-                    no_such()
-                });
-            }
-            let booker = booker(c, ctx, i.for_user_id)?;
-            if !labshare_domain::access::can(&booker, Action::Book, &Resource::Instrument(&rec.value.access())) {
-                return Err(match i.for_user_id {
-                    Some(_) => ApiError::Validation(vec![FieldProblem::body(
-                        "/for_user_id",
-                        "may_book",
-                        "this person may not book this instrument",
-                    )]),
-                    None => ApiError::Forbidden,
-                });
-            }
-            // Bookers of one instrument queue here, so each sees the others'
-            // committed bookings (on PostgreSQL two racing inserts could
-            // otherwise deadlock on the exclusion constraint).
-            labshare_persistence::lock_row(c, labshare_persistence::Lockable::Instruments, id.0)?;
-            let lab = labs::get(c, rec.value.instrument.lab_id)?;
-            let rules = schedule::rules(c, id)?;
-            let opening = schedule::opening_hours(c, id)?;
-            let blackouts: Vec<TimeWindow> = schedule::blackouts_between(c, id, &window)?
-                .into_iter()
-                .map(|b| b.window)
-                .collect();
-            let existing = repo::blocking_between(c, id, &window)?;
-            let quals = qualifications::of_user(c, booker.user_id)?;
-            // The whole history: each no-show counts towards one suspension only.
-            let since = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-            let no_shows = repo::no_shows_since(c, booker.user_id, since)?;
-            let start_day = window.start.with_timezone(&ctx.policy.local_offset()).date_naive();
-            let booking_ctx = BookingContext {
-                instrument: &rec.value.instrument,
-                rules: &rules,
-                opening: &opening,
-                lab_biosafety: lab.value.data.biosafety_level,
-                blackouts: &blackouts,
-                existing: &existing,
-                qualified: qualified_on(&quals, id, start_day),
-                biosafety: biosafety_level_on(&quals, start_day),
-                no_shows: &no_shows,
-            };
-            let request = BookingRequest {
-                user_institution: booker.institution_id,
-                user_member: booker.member,
-                mode: i.mode,
-                window,
-                purpose: i.purpose.clone(),
-            };
-            let accepted = check_booking(&request, &booking_ctx, &ctx.policy, ctx.now)?;
-            let new = NewBooking {
-                instrument_id: id,
-                user_id: booker.user_id,
-                institution_id: booker.institution_id,
-                mode: i.mode,
-                purpose: &i.purpose,
-                window,
-                status: accepted.status,
-            };
-            let booking = repo::insert(c, &new, ctx.now_naive()).map_err(overlap_as_problem)?;
-            let view = BookingView::from(booking);
-            audit(c, ctx, "booking.create", "booking", view.id, None::<&()>, Some(&view))?;
-            Ok(view)
-        }
+    let id = InstrumentId(i.instrument_id);
+    let no_such = || {
+        ApiError::Validation(vec![FieldProblem::body(
+            "/instrument_id",
+            "exists",
+            "no such instrument",
+        )])
+    };
+    let rec = match instruments::get(c, id) {
+        Err(RepoError::NotFound) => return Err(no_such()),
+        other => other?,
+    };
+    if !labshare_domain::access::can(
+        &ctx.actor,
+        Action::ReadInstrument,
+        &Resource::Instrument(&rec.value.access()),
+    ) {
+        // A listed instrument is public knowledge; one still unpublished does not exist for the booker.
+        return Err(if rec.value.instrument.listing_status == ListingStatus::Approved {
+            BookingError::NotShared.into()
+        } else {
+            no_such()
+        });
     }
+    let booker = booker(c, ctx, i.for_user_id)?;
+    if !labshare_domain::access::can(&booker, Action::Book, &Resource::Instrument(&rec.value.access())) {
+        return Err(match i.for_user_id {
+            Some(_) => ApiError::Validation(vec![FieldProblem::body(
+                "/for_user_id",
+                "may_book",
+                "this person may not book this instrument",
+            )]),
+            None => ApiError::Forbidden,
+        });
+    }
+    // Bookers of one instrument queue here, so each sees the others'
+    // committed bookings (on PostgreSQL two racing inserts could
+    // otherwise deadlock on the exclusion constraint).
+    labshare_persistence::lock_row(c, labshare_persistence::Lockable::Instruments, id.0)?;
+    let lab = labs::get(c, rec.value.instrument.lab_id)?;
+    let rules = schedule::rules(c, id)?;
+    let opening = schedule::opening_hours(c, id)?;
+    let blackouts: Vec<TimeWindow> = schedule::blackouts_between(c, id, &window)?
+        .into_iter()
+        .map(|b| b.window)
+        .collect();
+    let existing = repo::blocking_between(c, id, &window)?;
+    let quals = qualifications::of_user(c, booker.user_id)?;
+    // The whole history: each no-show counts towards one suspension only.
+    let since = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    let no_shows = repo::no_shows_since(c, booker.user_id, since)?;
+    let start_day = window.start.with_timezone(&ctx.policy.local_offset()).date_naive();
+    let booking_ctx = BookingContext {
+        instrument: &rec.value.instrument,
+        rules: &rules,
+        opening: &opening,
+        lab_biosafety: lab.value.data.biosafety_level,
+        blackouts: &blackouts,
+        existing: &existing,
+        qualified: qualified_on(&quals, id, start_day),
+        biosafety: biosafety_level_on(&quals, start_day),
+        no_shows: &no_shows,
+    };
+    let request = BookingRequest {
+        user_institution: booker.institution_id,
+        user_member: booker.member,
+        mode: i.mode,
+        window,
+        purpose: i.purpose.clone(),
+    };
+    let accepted = check_booking(&request, &booking_ctx, &ctx.policy, ctx.now)?;
+    let new = NewBooking {
+        instrument_id: id,
+        user_id: booker.user_id,
+        institution_id: booker.institution_id,
+        mode: i.mode,
+        purpose: &i.purpose,
+        window,
+        status: accepted.status,
+    };
+    let booking = repo::insert(c, &new, ctx.now_naive()).map_err(overlap_as_problem)?;
+    let view = BookingView::from(booking);
+    audit(c, ctx, "booking.create", "booking", view.id, None::<&()>, Some(&view))?;
+    Ok(view)
 }
 
 /// Who a new booking is for: the actor, or a person of an institution the

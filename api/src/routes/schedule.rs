@@ -582,28 +582,24 @@ pub async fn get_availability(
 /// # Errors
 /// 404 for an instrument the actor may not see; a database error.
 pub fn availability_in(c: &mut DbConn, ctx: &Ctx, id: i64, range: &TimeWindow) -> Result<AvailabilityView, ApiError> {
-    {
-        {
-            let i = load_visible(c, ctx, InstrumentId(id))?;
-            let id = i.value.instrument.id;
-            let opening = repo::opening_hours(c, id)?;
-            let blackouts: Vec<TimeWindow> = repo::blackouts_between(c, id, range)?
-                .into_iter()
-                .map(|b| b.window)
-                .collect();
-            let booked = bookings::blocking_between(c, id, range)?;
-            let intervals = availability(range, &opening, &blackouts, &booked, ctx.policy.local_offset())
-                .into_iter()
-                .map(|(w, a)| AvailabilityInterval {
-                    starts_at: w.start,
-                    ends_at: w.end,
-                    state: state_name(&a).into(),
-                })
-                .collect();
-            Ok(AvailabilityView {
-                instrument_id: id.0,
-                intervals,
-            })
-        }
-    }
+    let i = load_visible(c, ctx, InstrumentId(id))?;
+    let id = i.value.instrument.id;
+    let opening = repo::opening_hours(c, id)?;
+    let blackouts: Vec<TimeWindow> = repo::blackouts_between(c, id, range)?
+        .into_iter()
+        .map(|b| b.window)
+        .collect();
+    let booked = bookings::blocking_between(c, id, range)?;
+    let intervals = availability(range, &opening, &blackouts, &booked, ctx.policy.local_offset())
+        .into_iter()
+        .map(|(w, a)| AvailabilityInterval {
+            starts_at: w.start,
+            ends_at: w.end,
+            state: state_name(&a).into(),
+        })
+        .collect();
+    Ok(AvailabilityView {
+        instrument_id: id.0,
+        intervals,
+    })
 }
