@@ -14,6 +14,9 @@
 //! - Answers that say "nothing was attempted, try again" give the key back so
 //!   that a retry goes through: 5xx, 401, 408 and 429. Every other answer,
 //!   4xx included, is kept and replayed.
+//! - A successful answer marked `Cache-Control: no-store` carries a secret
+//!   shown only once: the key still prevents a second write, but what is
+//!   kept and replayed is a 409 `idempotency-secret-not-kept`.
 //! - Keys expire [`TTL_HOURS`] after the first request (server clock): an
 //!   expired key is replaced when used again and purged by the sweep.
 //! - The claim, the handler and keeping the answer run in a task of their
@@ -55,17 +58,6 @@ pub const MAX_KEY_LEN: usize = 255;
 
 /// Operations whose answers carry secrets (tokens): the key is ignored.
 pub const EXEMPT: &[&str] = &["/api/v1/auth/token", "/api/v1/auth/logout", "/api/v1/me/calendar-token"];
-
-/// Routes whose successful answer carries a secret shown only once (a
-/// client secret, a webhook signing secret). The key still guards against a
-/// second write, but what is kept and replayed is a problem saying so, not
-/// the secret.
-pub const SECRET_ANSWERS: &[&str] = &[
-    "/api/v1/service-accounts",
-    "/api/v1/service-accounts/{id}/rotate-secret",
-    "/api/v1/webhooks",
-    "/api/v1/webhooks/{id}/rotate-secret",
-];
 
 /// The path as the router matches it: `%XX` escapes decoded, so that
 /// `/api/v1/auth/%74oken` is the token endpoint here too.
@@ -228,7 +220,6 @@ pub async fn guard(
     if one_of(EXEMPT, &routed) {
         return Ok(next.call(req).await?.map_into_boxed_body());
     }
-    let secret = one_of(SECRET_ANSWERS, &routed);
     let principal = format!("user:{}", bearer.user.0);
     let method = req.method().to_string();
     let path = req
@@ -252,7 +243,6 @@ pub async fn guard(
         path,
         body_hash,
         lang,
-        secret,
     };
     match actix_web::rt::spawn(claim_and_answer(req, next, state, request)).await {
         Ok(result) => result,
@@ -268,8 +258,6 @@ struct Request {
     path: String,
     body_hash: String,
     lang: Lang,
-    /// The answer carries a secret that must not be kept.
-    secret: bool,
 }
 
 /// Claims the key, then replays, refuses, or runs the handler and keeps its answer.
@@ -286,7 +274,6 @@ async fn claim_and_answer<B: MessageBody + 'static>(
         path,
         body_hash,
         lang,
-        secret,
     } = request;
     let now = state.now();
     // Microseconds, as PostgreSQL keeps them: the expiry names this claim.
@@ -336,7 +323,7 @@ async fn claim_and_answer<B: MessageBody + 'static>(
     }
 
     let claim = expires_at.naive_utc();
-    answer_and_keep(next.call(req), state, (principal, key, claim), secret).await
+    answer_and_keep(next.call(req), state, (principal, key, claim)).await
 }
 
 /// Awaits the handler's answer, keeps it under the key (or gives the key
@@ -345,7 +332,6 @@ async fn answer_and_keep<B: MessageBody + 'static>(
     call: impl std::future::Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
     state: AppState,
     (principal, key, claim): (String, String, chrono::NaiveDateTime),
-    secret: bool,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let release = |state: AppState, principal: String, key: String| async move {
         if let Err(e) = in_tx(&state, move |c| keys::release(c, &principal, &key, claim)).await {
@@ -370,6 +356,13 @@ async fn answer_and_keep<B: MessageBody + 'static>(
             return Ok(ServiceResponse::new(http, actix_web::ResponseError::error_response(&e)));
         }
     };
+    // An answer the handler marks `Cache-Control: no-store` carries a secret
+    // shown only once (a client or signing secret): it is never kept.
+    let secret = head
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|d| d.trim().eq_ignore_ascii_case("no-store")));
     if keeps(status) && secret && status.is_success() {
         let e = ApiError::Refused {
             status: StatusCode::CONFLICT,
@@ -430,10 +423,8 @@ mod tests {
         assert_eq!(routed_path("/api/v1/auth/%74oken"), "/api/v1/auth/token");
         assert_eq!(routed_path("/a%2"), "/a%2");
         assert!(one_of(EXEMPT, &routed_path("/api/v1/auth/%74oken")));
-        assert!(one_of(SECRET_ANSWERS, "/api/v1/webhooks/17/rotate-secret"));
-        assert!(one_of(SECRET_ANSWERS, "/api/v1/service-accounts"));
-        assert!(!one_of(SECRET_ANSWERS, "/api/v1/service-accounts/3/revoke"));
-        assert!(!one_of(SECRET_ANSWERS, "/api/v1/webhooks//rotate-secret"));
+        assert!(one_of(EXEMPT, "/api/v1/me/calendar-token"));
+        assert!(!one_of(EXEMPT, "/api/v1/auth/token/x"));
         assert!(!matches("/api/v1/webhooks", "/api/v1/webhooks/1"));
     }
 
