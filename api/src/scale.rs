@@ -1078,6 +1078,13 @@ struct Gen<'a> {
 }
 
 impl Gen<'_> {
+    /// Writes what the batches hold and commits it (see [`seed_scale`]).
+    fn commit(&mut self) -> Result<(), ApiError> {
+        self.loader.flush(self.conn)?;
+        labshare_persistence::db::commit_and_continue(self.conn)?;
+        Ok(())
+    }
+
     fn push(&mut self, table: usize, row: &[V<'_>]) -> Result<(), ApiError> {
         self.loader.push(self.conn, table, row).map_err(ApiError::from)
     }
@@ -1091,11 +1098,15 @@ impl Gen<'_> {
     }
 }
 
-/// Loads the scale dataset into an empty database, in one transaction.
+/// Loads the scale dataset into an empty database: the reference data, then
+/// each month of activity, each committed on its own so that the database's
+/// log stays the size of a month whatever the scale (one transaction of a
+/// scale-16 year grew SQLite's WAL past 3.6 GB).
 ///
 /// # Errors
-/// Database errors (the transaction is rolled back); [`ApiError::Internal`]
-/// for a scale out of range.
+/// Database errors (the month being written is rolled back; months already
+/// committed stay, and the database is no longer empty: load again into a
+/// new one); [`ApiError::Internal`] for a scale out of range.
 pub fn seed_scale(conn: &mut DbConn, options: ScaleOptions) -> Result<ScaleOutcome, ApiError> {
     if !(options.scale > 0.0 && options.scale <= 1000.0) {
         return Err(ApiError::Internal("the scale must be above 0 and at most 1000".into()));
@@ -1108,8 +1119,13 @@ pub fn seed_scale(conn: &mut DbConn, options: ScaleOptions) -> Result<ScaleOutco
     )?;
     let backend = conn.backend();
     if backend == labshare_persistence::Backend::Sqlite {
-        // The load is one transaction: a large page cache keeps it in memory until the commit.
-        bulk::execute(conn, "PRAGMA cache_size = -262144")?;
+        // Index inserts land all over their B-trees: once the database outgrows
+        // SQLite's page cache, every row reads and writes pages again and the
+        // load grows faster than the data. A cache of 256 MiB per unit of
+        // scale (8 GiB at most), allocated only as pages are used, keeps the
+        // whole database in memory while it loads.
+        let kib = (options.scale.max(1.0) * 262_144.0).min(8_388_608.0) as i64;
+        bulk::execute(conn, &format!("PRAGMA cache_size = -{kib}"))?;
     }
     write_tx(conn, |c| {
         if !bulk::is_empty(c)? {
@@ -1131,15 +1147,22 @@ pub fn seed_scale(conn: &mut DbConn, options: ScaleOptions) -> Result<ScaleOutco
         g.loader.flush(g.conn)?;
         let tables = g.loader.totals();
         let c = g.conn;
+        // What the grants and programmes paid, in one pass over the charges
+        // (a sum per grant would scan them once per grant: grants × charges
+        // grows with the square of the scale). Both start at 0.
         bulk::execute(
             c,
-            "UPDATE subsidy_grants SET used_fen = (SELECT COALESCE(SUM(subsidy_fen), 0) FROM charges \
-             WHERE charges.grant_id = subsidy_grants.id)",
+            "UPDATE subsidy_grants SET used_fen = paid.fen \
+             FROM (SELECT grant_id, SUM(subsidy_fen) AS fen FROM charges \
+                   WHERE grant_id IS NOT NULL GROUP BY grant_id) AS paid \
+             WHERE paid.grant_id = subsidy_grants.id",
         )?;
         bulk::execute(
             c,
-            "UPDATE subsidy_programmes SET spent_fen = (SELECT COALESCE(SUM(subsidy_fen), 0) FROM charges \
-             WHERE charges.programme_id = subsidy_programmes.id)",
+            "UPDATE subsidy_programmes SET spent_fen = paid.fen \
+             FROM (SELECT programme_id, SUM(subsidy_fen) AS fen FROM charges \
+                   WHERE programme_id IS NOT NULL GROUP BY programme_id) AS paid \
+             WHERE paid.programme_id = subsidy_programmes.id",
         )?;
         let identity: Vec<&str> = TABLES.iter().filter(|t| t.identity).map(|t| t.name).collect();
         bulk::reset_identities(c, &identity)?;
@@ -1774,6 +1797,7 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
         admin_user,
         trained: std::collections::BTreeMap::new(),
     };
+    g.commit()?;
     for day_index in 0..year_days {
         let day = jan1 + Duration::days(i64::from(day_index));
         for inst in &instruments {
@@ -1782,6 +1806,9 @@ fn generate(g: &mut Gen<'_>, scale: f64, hash: &str) -> Result<i64, ApiError> {
             }
             sessions_of_day(g, &mut ctx, inst, day)?;
             orders_of_day(g, &mut ctx, inst, day)?;
+        }
+        if (day + Duration::days(1)).month() != day.month() {
+            g.commit()?;
         }
     }
     // Instrument qualifications (培训考核) of everyone who booked an

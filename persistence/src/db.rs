@@ -143,6 +143,25 @@ where
     finish(conn, f)
 }
 
+/// Inside [`write_tx`]: commits what the transaction wrote so far and opens
+/// the next write transaction, which the closure goes on in. For long loads
+/// that need not be one unit: a failure later rolls back only the work since
+/// the last call.
+///
+/// # Errors
+/// The database error of the commit or of the new begin.
+pub fn commit_and_continue(conn: &mut DbConn) -> Result<(), RepoError> {
+    <DbConn as TransactionManager<DbConn>>::commit_transaction(conn)?;
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Postgresql(_) => {
+            <DbConn as TransactionManager<DbConn>>::begin_transaction(conn)?;
+            crate::audit::queue_writer(conn)?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs `f` in a read transaction, for a consistent view across queries.
 ///
 /// # Errors
