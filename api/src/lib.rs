@@ -321,6 +321,14 @@ pub fn serve(
     if let Some(every) = state.webhooks.every {
         actix_web::rt::spawn(dispatch::run_forever(state.clone(), every));
     }
+    // Every blocking task of a worker holds or waits for one of the pool's
+    // connections: more threads than connections would only wait, each
+    // keeping allocator memory of its own (actix's default is 512 ÷ CPUs).
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let blocking = usize::try_from(state.pool.max_size())
+        .unwrap_or(8)
+        .div_ceil(workers)
+        .max(2);
     let data = web::Data::new(state);
     // One set of metrics for every worker of this server.
     let counters = web::Data::new(metrics::Metrics::default());
@@ -337,6 +345,8 @@ pub fn serve(
             .configure(configure)
             .default_service(web::to(not_found))
     })
+    .workers(workers)
+    .worker_max_blocking_threads(blocking)
     .listen(listener)?
     .shutdown_timeout(30)
     .run();
