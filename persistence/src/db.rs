@@ -103,9 +103,21 @@ pub fn connect_pool(url: &DbUrl, size: u32) -> Result<DbPool, RepoError> {
 ///
 /// # Errors
 /// [`RepoError::Migration`] with the cause.
+///
+/// Several servers starting at once on one PostgreSQL database take turns:
+/// each holds an advisory lock while it migrates, and those after the first
+/// find nothing left to do.
 pub fn migrate(conn: &mut DbConn) -> Result<usize, RepoError> {
+    use diesel::RunQueryDsl;
+    /// "LabShare" in ASCII: the advisory lock key of migrations.
+    const MIGRATION_LOCK: i64 = 0x4C61_6253_6861_7265;
     let done = match conn {
-        DbConn::Postgresql(c) => c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len()),
+        DbConn::Postgresql(c) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})")).execute(c)?;
+            let done = c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.len());
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(c)?;
+            done
+        }
         DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
     };
     let done = done.map_err(|e| RepoError::Migration(e.to_string()))?;

@@ -122,6 +122,35 @@ impl Drop for Db {
     }
 }
 
+/// An empty PostgreSQL database, not even migrated, dropped with this.
+pub struct EmptyPostgres {
+    pub url: DbUrl,
+    _db: Db,
+}
+
+impl EmptyPostgres {
+    /// `None` when PostgreSQL is unreachable outside CI.
+    pub fn create() -> Option<Self> {
+        if !pg_available() {
+            return None;
+        }
+        let name = format!(
+            "labshare_e_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            Utc::now().timestamp_subsec_nanos()
+        );
+        let mut admin = PgConnection::establish(&pg_admin_url()).unwrap_or_else(|e| panic!("postgres: {e}"));
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("create database: {e}"));
+        Some(Self {
+            url: DbUrl::parse(&pg_url_for(&name)),
+            _db: Db::Postgres(name),
+        })
+    }
+}
+
 /// A running server on a fresh database.
 pub struct TestApp {
     pub base: String,

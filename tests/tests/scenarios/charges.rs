@@ -204,6 +204,32 @@ both_backends! {
         app.post(&format!("/api/v1/charges/{adjustment}/adjust"), &app.login("admin"), &json!({"amount": "1.00", "reason": "x"})).expect(422);
     }
 
+    fn sweeps_of_several_servers_at_once_mark_and_charge_each_no_show_once(app) {
+        // Every server behind a load balancer runs the sweep every minute.
+        app.seed_demo();
+        let instrument = bookable_instrument(&app, json!(["assisted"]));
+        hourly_standard(&app, instrument, "assisted", ["100.00", "120.00", "150.00"], "10.00", "20.00", "0.00");
+        let researcher = app.login("researcher");
+        let mut missed = Vec::new();
+        for hour in [8, 10, 12, 14] {
+            let id = id_of(&book(&app, &researcher, instrument, &at(&app, 3, hour, 0), &at(&app, 3, hour + 1, 0), "assisted").expect(201));
+            app.post(&format!("/api/v1/bookings/{id}/approve"), &app.login("manager1"), &json!({})).expect(200);
+            missed.push(id);
+        }
+        set_clock(&app, local(&app, 3, 18, 0));
+        let reports: Vec<_> = std::thread::scope(|s| {
+            let sweeps: Vec<_> = (0..4).map(|_| s.spawn(|| app.sweep())).collect();
+            sweeps.into_iter().map(|h| h.join().unwrap_or_else(|_| panic!("sweep panicked"))).collect()
+        });
+        let mut marked: Vec<i64> = reports.iter().flat_map(|r| r.no_shows.clone()).collect();
+        marked.sort_unstable();
+        assert_eq!(marked, missed, "each booking marked by exactly one sweep: {reports:?}");
+        assert!(reports.iter().all(|r| r.failed.is_empty()), "{reports:?}");
+        let charged: Vec<i64> = charges_where(&app, "kind=no_show").iter().filter_map(|c| c["booking_id"].as_i64()).collect();
+        assert_eq!(charged.len(), missed.len(), "one charge per no-show: {charged:?}");
+        assert!(app.sweep().no_shows.is_empty());
+    }
+
     fn late_cancellations_no_shows_and_walk_ins_cost_the_policy_share(app) {
         app.seed_demo();
         let instrument = bookable_instrument(&app, json!(["assisted"]));

@@ -9,6 +9,7 @@ mod calendar_ratings;
 mod catalogue;
 mod charges;
 mod contract;
+mod deployment;
 mod errors;
 mod etags;
 mod fees;
