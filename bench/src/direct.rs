@@ -200,5 +200,7 @@ pub fn run(pool: &DbPool, plan: &Plan, o: &Options) -> Result<Vec<Measure>, Stri
             })
         }),
     ));
+    // The floors are the server's alone (HTTP with no work, and a ping).
+    out.extend(OPERATIONS[6..].iter().map(|op| Measure::new(op)));
     Ok(out)
 }

@@ -21,9 +21,10 @@ struct Req {
 
 async fn send(client: &Client, base: &str, r: Req) -> Result<Duration, String> {
     let started = Instant::now();
-    let mut b = client
-        .request(r.method, format!("{base}{}", r.path))
-        .bearer_auth(&r.token);
+    let mut b = client.request(r.method, format!("{base}{}", r.path));
+    if !r.token.is_empty() {
+        b = b.bearer_auth(&r.token);
+    }
     if let Some(body) = r.body {
         b = b.json(&body);
     }
@@ -280,6 +281,32 @@ pub async fn run(base: &str, plan: &Plan, o: &Options) -> Result<Vec<Measure>, S
         })
         .await,
     );
+    // The floor under the same load: what the server answers with no work
+    // (liveness) and with one pooled connection and a trivial query
+    // (readiness). No operation can be faster than these on this machine.
+    for (op, path) in [(OPERATIONS[6], "/healthz"), (OPERATIONS[7], "/readyz")] {
+        if o.heavy_only {
+            out.push(Measure::new(op));
+            continue;
+        }
+        out.push(
+            load(
+                &client,
+                base,
+                op,
+                None,
+                o.seconds,
+                Arc::new(move |_| Req {
+                    method: Method::GET,
+                    path: path.into(),
+                    token: String::new(),
+                    body: None,
+                    expect: 200,
+                }),
+            )
+            .await,
+        );
+    }
     Ok(out)
 }
 
