@@ -20,6 +20,9 @@ pub struct Config {
     pub webhook_allow: labshare_domain::webhook::AllowList,
     /// How often the dispatcher looks for due deliveries (`LABSHARE_WEBHOOK_INTERVAL_MS`, default 2000).
     pub webhook_interval: std::time::Duration,
+    /// A read replica of the database the reports read from
+    /// (`LABSHARE_REPORTS_DATABASE_URL`; none: the database itself).
+    pub reports_database: Option<DbUrl>,
 }
 
 /// Why the configuration cannot be used.
@@ -27,6 +30,8 @@ pub struct Config {
 pub enum ConfigError {
     #[error("LABSHARE_ENV must be `dev` or `production`, not `{0}`")]
     Env(String),
+    #[error("LABSHARE_REPORTS_DATABASE_URL must be a replica of DATABASE_URL on the same kind of database, not `{0}`")]
+    ReportsDatabase(String),
     #[error("LABSHARE_JWT_SECRET must be set in production")]
     MissingSecret,
     #[error("LABSHARE_JWT_SECRET must not be the development default in production")]
@@ -114,9 +119,20 @@ impl Config {
                 _ => return Err(ConfigError::WebhookInterval(v)),
             },
         };
+        let reports_database = match get("LABSHARE_REPORTS_DATABASE_URL").filter(|v| !v.is_empty()) {
+            None => None,
+            Some(v) => {
+                let url = DbUrl::parse(&v);
+                if url.backend != database.backend {
+                    return Err(ConfigError::ReportsDatabase(v));
+                }
+                Some(url)
+            }
+        };
         Ok(Self {
             webhook_allow,
             webhook_interval,
+            reports_database,
             cors_origins,
             database,
             bind: get("LABSHARE_BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
@@ -175,6 +191,31 @@ mod tests {
         assert_eq!(
             config(&[("LABSHARE_WEBHOOK_INTERVAL_MS", "0")]).err(),
             Some(ConfigError::WebhookInterval("0".into()))
+        );
+    }
+
+    #[test]
+    fn the_reports_replica_must_be_the_same_kind_of_database() {
+        let c = config(&[
+            ("DATABASE_URL", "postgres://app@db-primary/labshare"),
+            (
+                "LABSHARE_REPORTS_DATABASE_URL",
+                "postgres://reports@db-replica/labshare",
+            ),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.reports_database.map(|u| u.url),
+            Some("postgres://reports@db-replica/labshare".to_owned())
+        );
+        assert!(config(&[]).is_ok_and(|c| c.reports_database.is_none()));
+        assert_eq!(
+            config(&[
+                ("DATABASE_URL", "postgres://app@db-primary/labshare"),
+                ("LABSHARE_REPORTS_DATABASE_URL", "replica.db"),
+            ])
+            .err(),
+            Some(ConfigError::ReportsDatabase("replica.db".into()))
         );
     }
 

@@ -217,6 +217,14 @@ fn create_admin(pool: &DbPool, username: &str) -> Result<(), String> {
 fn serve() -> Result<(), String> {
     let config = config()?;
     let pool = open(&config)?;
+    // A replica is read-only: it gets its schema from the database it copies.
+    let reports = match &config.reports_database {
+        None => None,
+        Some(url) => Some(
+            connect_pool(url, config.pool_size)
+                .map_err(|e| format!("LABSHARE_REPORTS_DATABASE_URL {}: {e}", url.url))?,
+        ),
+    };
     let listener = std::net::TcpListener::bind(&config.bind).map_err(|e| format!("binding {}: {e}", config.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let state = AppState {
@@ -229,6 +237,7 @@ fn serve() -> Result<(), String> {
             allow: config.webhook_allow.clone(),
             every: Some(config.webhook_interval),
         }),
+        reports,
     };
     println!("LabShare listening on http://{addr}");
     println!("  Swagger UI:   http://{addr}/docs/");

@@ -33,6 +33,8 @@ pub struct AppState {
     pub cors_origins: Arc<Vec<String>>,
     /// Where webhooks may be sent and how often the dispatcher runs.
     pub webhooks: Arc<WebhookSettings>,
+    /// A read replica the reports read from; `None`: `pool`.
+    pub reports: Option<DbPool>,
 }
 
 /// The webhook dispatcher's configuration.
@@ -125,6 +127,29 @@ impl AppState {
             })
         })
         .await
+    }
+
+    /// Runs a report's `f` for the signed-in actor in one read transaction
+    /// on the reports' replica when there is one, else as [`AppState::read`].
+    /// The session is checked on the database itself (a sign-out or a
+    /// revocation counts at once), the report reads the replica.
+    ///
+    /// # Errors
+    /// 401 when the session has ended; whatever `f` returns.
+    pub async fn report<T: Send + 'static>(
+        &self,
+        bearer: &Bearer,
+        f: impl FnOnce(&mut DbConn, &Ctx) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let Some(replica) = self.reports.clone() else {
+            return self.read(bearer, f).await;
+        };
+        let ctx = self.read(bearer, |_, ctx| Ok(ctx.clone())).await?;
+        web::block(move || {
+            let mut conn = replica.get()?;
+            read_tx(&mut conn, |c| f(c, &ctx))
+        })
+        .await?
     }
 
     /// Runs `f` without a signed-in actor (sign-in itself) in a read transaction.

@@ -249,6 +249,7 @@ impl TestApp {
             policy: Arc::new(Policy::default()),
             cors_origins: Arc::new(vec![TEST_ORIGIN.to_owned()]),
             webhooks: Arc::new(labshare_api::state::WebhookSettings::default()),
+            reports: None,
         };
         let state = app_state.clone();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
@@ -515,6 +516,12 @@ impl TestApp {
     pub fn with_webhooks(&mut self, allow: &str, every: Option<std::time::Duration>) {
         let allow = labshare_domain::webhook::AllowList::parse(allow).unwrap_or_else(|e| panic!("allow list: {e}"));
         self.state.webhooks = Arc::new(labshare_api::state::WebhookSettings { allow, every });
+        self.restart();
+    }
+
+    /// Restarts the server with its reports reading `replica`'s database.
+    pub fn with_reports_from(&mut self, replica: &TestApp) {
+        self.state.reports = Some(replica.pool.clone());
         self.restart();
     }
 

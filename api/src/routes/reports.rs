@@ -736,7 +736,7 @@ pub async fn usage(
         category_code,
     };
     let report = state
-        .read(&bearer, move |c, ctx| {
+        .report(&bearer, move |c, ctx| {
             let scope = scope(ctx)?;
             if let Some(i) = filters.institution_id {
                 allow(ctx, Action::ReadReports, &Resource::Institution(InstitutionId(i)))?;
@@ -872,7 +872,7 @@ pub async fn finance(
     let q = query.0;
     let period = period(&q.from, &q.to)?;
     let report = state
-        .read(&bearer, move |c, ctx| {
+        .report(&bearer, move |c, ctx| {
             let scope = scope(ctx)?;
             finance_report(c, ctx, &period, scope)
         })
@@ -1096,7 +1096,7 @@ pub async fn national(
     let period =
         Period::year(year).map_err(|e| ApiError::InvalidParameter(vec![period_problem(&e, ("year", "year"))]))?;
     let export = state
-        .read(&bearer, move |c, ctx| {
+        .report(&bearer, move |c, ctx| {
             let scope = scope(ctx)?;
             national_export(c, ctx, year, &period, scope)
         })
