@@ -1119,11 +1119,12 @@ pub fn seed_scale(conn: &mut DbConn, options: ScaleOptions) -> Result<ScaleOutco
     )?;
     let backend = conn.backend();
     if backend == labshare_persistence::Backend::Sqlite {
-        // Index inserts land all over their B-trees: once the database outgrows
-        // SQLite's page cache, every row reads and writes pages again and the
-        // load grows faster than the data. A cache of 256 MiB per unit of
-        // scale (8 GiB at most), allocated only as pages are used, keeps the
-        // whole database in memory while it loads.
+        // Index inserts land all over their B-trees, and once the database
+        // outgrows SQLite's page cache the pages go back and forth to the
+        // file. A cache of 256 MiB per unit of scale (8 GiB at most),
+        // allocated only as pages are used, keeps them in memory while it
+        // loads (7 % faster at scale 4; the grant totals below were the
+        // real cost).
         let kib = (options.scale.max(1.0) * 262_144.0).min(8_388_608.0) as i64;
         bulk::execute(conn, &format!("PRAGMA cache_size = -{kib}"))?;
     }
