@@ -70,6 +70,14 @@ both_backends! {
         assert_ne!(first.digest, third.digest);
         assert_ne!(fingerprint(&app), fingerprint(&other));
 
+        // PostgreSQL plans the reports from statistics: the load leaves them.
+        if app.url.backend == labshare_persistence::Backend::Postgres {
+            for table in ["bookings", "usage_records", "charges", "service_orders"] {
+                let analysed = number(&app, &format!("SELECT CAST(COUNT(*) AS TEXT) AS s FROM pg_stats WHERE tablename = '{table}'"));
+                assert!(analysed > 0, "{table} has no statistics after the load");
+            }
+        }
+
         // It loads only into an empty database.
         let mut conn = app.pool.get().unwrap_or_else(|e| panic!("{e}"));
         let again = labshare_api::scale::seed_scale(
