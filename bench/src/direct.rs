@@ -4,7 +4,7 @@
 
 use crate::http::assessment_body;
 use crate::prepare::{ctx, Plan};
-use crate::stats::{Measure, Worker};
+use crate::stats::{Measure, Tickets, Worker};
 use crate::{Options, CONCURRENCY, OPERATIONS, YEAR};
 use labshare_api::error::ApiError;
 use labshare_api::routes::{assessments, bookings, instruments, reports, schedule};
@@ -13,28 +13,20 @@ use labshare_domain::booking::{BookingAction, TimeWindow};
 use labshare_domain::Money;
 use labshare_persistence::instruments::Filter;
 use labshare_persistence::{read_tx, write_tx, DbConn, DbPool};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 type Op = Arc<dyn Fn(&mut DbConn, usize) -> Result<(), ApiError> + Send + Sync>;
 
 fn load(pool: &DbPool, op: &'static str, count: Option<usize>, seconds: u64, f: Op) -> Measure {
-    let next = Arc::new(AtomicUsize::new(0));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let tickets = Arc::new(Tickets::new(count, seconds));
     let started = Instant::now();
     let mut threads = Vec::new();
     for _ in 0..CONCURRENCY {
-        let (pool, next, f) = (pool.clone(), next.clone(), f.clone());
+        let (pool, tickets, f) = (pool.clone(), tickets.clone(), f.clone());
         threads.push(std::thread::spawn(move || {
             let mut w = Worker::default();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                match count {
-                    Some(n) if i >= n => break,
-                    None if Instant::now() >= deadline => break,
-                    _ => {}
-                }
+            while let Some(i) = tickets.take() {
                 let t = Instant::now();
                 let r = pool.get().map_err(ApiError::from).and_then(|mut c| f(&mut c, i));
                 match r {

@@ -1,12 +1,11 @@
 //! The load generator: 64 concurrent workers over loopback.
 
 use crate::prepare::Plan;
-use crate::stats::{Measure, Worker};
+use crate::stats::{Measure, Tickets, Worker};
 use crate::{Options, CONCURRENCY, OPERATIONS, YEAR};
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -80,21 +79,14 @@ async fn load(
     seconds: u64,
     make: Arc<dyn Fn(usize) -> Req + Send + Sync>,
 ) -> Measure {
-    let next = Arc::new(AtomicUsize::new(0));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let tickets = Arc::new(Tickets::new(count, seconds));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..CONCURRENCY {
-        let (client, base, next, make) = (client.clone(), base.to_owned(), next.clone(), make.clone());
+        let (client, base, tickets, make) = (client.clone(), base.to_owned(), tickets.clone(), make.clone());
         tasks.push(tokio::spawn(async move {
             let mut w = Worker::default();
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                match count {
-                    Some(n) if i >= n => break,
-                    None if Instant::now() >= deadline => break,
-                    _ => {}
-                }
+            while let Some(i) = tickets.take() {
                 match send(&client, &base, make(i)).await {
                     Ok(took) => w.ok(took),
                     Err(e) => w.fail(e),

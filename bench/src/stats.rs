@@ -1,7 +1,8 @@
 //! Latencies, throughput and the API ÷ direct ratio.
 
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// One side's measurement of one operation.
 #[derive(Debug, Clone)]
@@ -69,6 +70,35 @@ impl Measure {
     }
 }
 
+/// Hands the workers of one load their request numbers: `count` of them,
+/// or with no count as many as start before `seconds` have passed.
+#[derive(Debug)]
+pub struct Tickets {
+    next: AtomicUsize,
+    count: Option<usize>,
+    deadline: Instant,
+}
+
+impl Tickets {
+    pub fn new(count: Option<usize>, seconds: u64) -> Self {
+        Self {
+            next: AtomicUsize::new(0),
+            count,
+            deadline: Instant::now() + Duration::from_secs(seconds),
+        }
+    }
+
+    /// The next request's number; `None` when the load is over.
+    pub fn take(&self) -> Option<usize> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        match self.count {
+            Some(n) if i >= n => None,
+            None if Instant::now() >= self.deadline => None,
+            _ => Some(i),
+        }
+    }
+}
+
 /// What one worker saw.
 #[derive(Debug, Default)]
 pub struct Worker {
@@ -121,6 +151,16 @@ mod tests {
         m.latencies_ms = ms.into_iter().collect();
         m.elapsed = Duration::from_secs(seconds);
         m
+    }
+
+    #[test]
+    fn tickets_run_out_at_the_count_or_the_deadline() {
+        let counted = Tickets::new(Some(3), 0);
+        let taken: Vec<_> = std::iter::from_fn(|| counted.take()).collect();
+        assert_eq!(taken, vec![0, 1, 2]);
+        assert_eq!(Tickets::new(None, 0).take(), None);
+        let timed = Tickets::new(None, 60);
+        assert_eq!((timed.take(), timed.take()), (Some(0), Some(1)));
     }
 
     #[test]

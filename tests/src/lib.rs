@@ -122,6 +122,16 @@ impl Drop for Db {
     }
 }
 
+/// A database name no other test of any run uses at the same time.
+fn new_database_name(prefix: &str) -> String {
+    format!(
+        "{prefix}_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst),
+        Utc::now().timestamp_subsec_nanos()
+    )
+}
+
 /// An empty PostgreSQL database, not even migrated, dropped with this.
 pub struct EmptyPostgres {
     pub url: DbUrl,
@@ -134,12 +144,7 @@ impl EmptyPostgres {
         if !pg_available() {
             return None;
         }
-        let name = format!(
-            "labshare_e_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst),
-            Utc::now().timestamp_subsec_nanos()
-        );
+        let name = new_database_name("labshare_e");
         let mut admin = PgConnection::establish(&pg_admin_url()).unwrap_or_else(|e| panic!("postgres: {e}"));
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
@@ -211,12 +216,7 @@ impl TestApp {
             return None;
         }
         let template = pg_template();
-        let name = format!(
-            "labshare_t_{}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst),
-            Utc::now().timestamp_subsec_nanos()
-        );
+        let name = new_database_name("labshare_t");
         let mut admin = PgConnection::establish(&pg_admin_url()).unwrap_or_else(|e| panic!("postgres: {e}"));
         let mut tries = 0;
         loop {
