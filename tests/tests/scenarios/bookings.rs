@@ -490,3 +490,52 @@ both_backends! {
         assert_eq!(r.body["errors"][0]["pointer"], "/ended_at");
     }
 }
+
+/// The query plan SQLite makes for `sql` (the `detail` of each step).
+fn sqlite_plan(app: &TestApp, sql: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Step {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    let mut conn = app.pool.get().unwrap_or_else(|e| panic!("connection: {e}"));
+    let steps: Vec<Step> =
+        diesel::RunQueryDsl::load(diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")), &mut *conn)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    steps.into_iter().map(|s| s.detail).collect::<Vec<_>>().join("; ")
+}
+
+/// The overlap check of a new booking and the availability read look at the
+/// slot-holding bookings only (the partial index), not at an instrument's
+/// whole history, which grows with every year of use. SQLite plans without
+/// statistics, so the plan is the same at any size.
+#[test]
+fn the_overlap_check_and_availability_read_only_the_slot_holding_bookings() {
+    let app = TestApp::sqlite();
+    let availability = format!(
+        "SELECT starts_at, ends_at FROM bookings WHERE instrument_id = 1 AND {} \
+         AND starts_at < '2027-01-08 00:00:00' AND ends_at > '2027-01-01 00:00:00' ORDER BY starts_at",
+        labshare_persistence::bookings::HOLDING_CONDITION
+    );
+    let plan = sqlite_plan(&app, &availability);
+    assert!(plan.contains("USING INDEX bookings_holding"), "{plan}");
+
+    // The triggers that refuse an overlap, as the database holds them.
+    let triggers =
+        app.strings("SELECT sql AS s FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'bookings_no_overlap%'");
+    assert_eq!(triggers.len(), 2, "{triggers:?}");
+    for trigger in triggers {
+        let check = trigger
+            .split_once("EXISTS (")
+            .and_then(|(_, rest)| rest.rsplit_once(");"))
+            .map(|(check, _)| check.to_owned())
+            .unwrap_or_else(|| panic!("no EXISTS check in {trigger}"));
+        let check = check
+            .replace("NEW.id", "0")
+            .replace("NEW.instrument_id", "1")
+            .replace("NEW.starts_at", "'2027-01-01 09:00:00'")
+            .replace("NEW.ends_at", "'2027-01-01 10:00:00'");
+        let plan = sqlite_plan(&app, &check);
+        assert!(plan.contains("USING INDEX bookings_holding"), "{check}: {plan}");
+    }
+}
