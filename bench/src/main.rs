@@ -7,12 +7,14 @@
 //! labshare-bench [--scale N] [--backend sqlite|postgres|both] [--seconds S]
 //!                [--writes N] [--heavy-runs N] [--heavy-only true]
 //!                [--server target/release/labshare] [--out bench-results]
-//!                [--sqlite-file PATH]
+//!                [--sqlite-file PATH] [--postgres-database NAME]
 //! ```
 //!
 //! `--sqlite-file` keeps the SQLite database in PATH: loaded there when it
 //! is new, measured as it is when it already holds a load of that scale
-//! (a scale-16 load takes a quarter of an hour).
+//! (a scale-16 load takes a quarter of an hour). `--postgres-database`
+//! does the same with a PostgreSQL database of that name (created when
+//! missing, never dropped); otherwise the run's own database is dropped.
 //!
 //! `make bench` builds both in release mode and runs this.
 
@@ -48,6 +50,8 @@ struct Options {
     pg_admin: String,
     /// A SQLite file to load into, or to measure again when loaded.
     sqlite_file: Option<PathBuf>,
+    /// A PostgreSQL database to load into, or to measure again when loaded.
+    postgres_database: Option<String>,
 }
 
 fn options() -> Result<Options, String> {
@@ -62,6 +66,7 @@ fn options() -> Result<Options, String> {
         out: PathBuf::from("bench-results"),
         pg_admin: std::env::var("BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into()),
         sqlite_file: None,
+        postgres_database: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut rest = args.as_slice();
@@ -84,6 +89,14 @@ fn options() -> Result<Options, String> {
             "--server" => o.server = PathBuf::from(value),
             "--out" => o.out = PathBuf::from(value),
             "--sqlite-file" => o.sqlite_file = Some(PathBuf::from(value)),
+            "--postgres-database" => {
+                let plain = !value.is_empty()
+                    && value.starts_with(|c: char| c.is_ascii_lowercase())
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                o.postgres_database = Some(Some(value.clone()).filter(|_| plain).ok_or_else(bad)?);
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
         rest = tail;
@@ -121,7 +134,10 @@ fn run() -> Result<(), String> {
                 results.push(bench_backend(&o, "sqlite", &file.display().to_string())?);
             }
             _ => {
-                let name = format!("labshare_bench_{}", std::process::id());
+                let kept = o.postgres_database.clone();
+                let name = kept
+                    .clone()
+                    .unwrap_or_else(|| format!("labshare_bench_{}", std::process::id()));
                 let admin = format!("{}/postgres", o.pg_admin);
                 let mut conn = match DbUrl::parse(&admin).establish() {
                     Ok(c) => c,
@@ -133,13 +149,18 @@ fn run() -> Result<(), String> {
                         continue;
                     }
                 };
-                prepare::execute(&mut conn, &format!("CREATE DATABASE {name}"))?;
                 let url = format!("{}/{name}", o.pg_admin);
+                if kept.is_none() || DbUrl::parse(&url).establish().is_err() {
+                    prepare::execute(&mut conn, &format!("CREATE DATABASE {name}"))?;
+                }
                 let result = bench_backend(&o, "postgres", &url);
-                // Give the server's connections time to close before the drop.
-                std::thread::sleep(Duration::from_millis(500));
-                if let Err(e) = prepare::execute(&mut conn, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")) {
-                    eprintln!("labshare-bench: could not drop {name}: {e}");
+                if kept.is_none() {
+                    // Give the server's connections time to close before the drop.
+                    std::thread::sleep(Duration::from_millis(500));
+                    if let Err(e) = prepare::execute(&mut conn, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    {
+                        eprintln!("labshare-bench: could not drop {name}: {e}");
+                    }
                 }
                 results.push(result?);
             }
