@@ -9,7 +9,6 @@ use crate::assessment::{InstrumentFacts, InstrumentMetrics};
 use crate::catalogue::{InstrumentStatus, SharingScope};
 use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
 use rust_decimal::{Decimal, RoundingStrategy};
-use std::collections::BTreeSet;
 
 /// The longest period one report covers: three years, in months.
 pub const MAX_PERIOD_MONTHS: u32 = 36;
@@ -201,8 +200,8 @@ pub struct Group {
     pub revenue_internal: i64,
     pub revenue_external: i64,
     pub subsidy: i64,
-    users: BTreeSet<i64>,
-    institutions: BTreeSet<i64>,
+    users: i64,
+    institutions: i64,
 }
 
 impl Group {
@@ -218,14 +217,13 @@ impl Group {
         self.subsidy += f.subsidy;
     }
 
-    /// Records that `user` of `institution` was served on an instrument of
-    /// `owner`: users count once per group however many instruments they
-    /// used, institutions once when other than the instrument's owner.
-    pub fn serve(&mut self, user: i64, institution: i64, owner: i64) {
-        self.users.insert(user);
-        if institution != owner {
-            self.institutions.insert(institution);
-        }
+    /// Records how many distinct users the group's instruments served and
+    /// how many distinct institutions other than the owner of the
+    /// instrument used: each counted once however many of the group's
+    /// instruments they used.
+    pub fn served(&mut self, users: i64, institutions: i64) {
+        self.users = users;
+        self.institutions = institutions;
     }
 
     /// H in hours, two decimals.
@@ -261,12 +259,12 @@ impl Group {
 
     /// Distinct users served.
     pub fn users(&self) -> i64 {
-        i64::try_from(self.users.len()).unwrap_or(i64::MAX)
+        self.users
     }
 
     /// Distinct institutions served other than the owner of the instrument used.
     pub fn institutions(&self) -> i64 {
-        i64::try_from(self.institutions.len()).unwrap_or(i64::MAX)
+        self.institutions
     }
 }
 
@@ -414,16 +412,6 @@ mod tests {
         assert_eq!(g.instruments, vec![1, 2]);
         assert_eq!(Group::default().utilisation(), Decimal::ZERO);
         assert_eq!(Group::default().share_rate(), Decimal::ZERO);
-    }
-
-    #[test]
-    fn users_and_institutions_count_once_per_group() {
-        let mut g = Group::default();
-        g.serve(10, 3, 2);
-        g.serve(10, 3, 5);
-        g.serve(11, 2, 2);
-        g.serve(12, 2, 5);
-        assert_eq!((g.users(), g.institutions()), (3, 2));
     }
 
     #[test]

@@ -207,19 +207,12 @@ pub fn sums(
         s.orders_completed += r.d.unwrap_or(0);
         s.orders_on_time += r.e.unwrap_or(0);
     }
-    let served = "SELECT x.id AS id,
-                CAST(COUNT(DISTINCT x.user_id) AS BIGINT) AS a,
-                CAST(COUNT(DISTINCT CASE WHEN x.inst <> x.owner THEN x.inst END) AS BIGINT) AS b,
-                CAST(NULL AS BIGINT) AS c, CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e
-         FROM (SELECT u.instrument_id AS id, u.user_id AS user_id, u.institution_id AS inst, i.institution_id AS owner
-               FROM usage_records u JOIN instruments i ON i.id = u.instrument_id
-               WHERE u.started_at >= $1 AND u.started_at < $2
-               UNION ALL
-               SELECT s.primary_instrument_id, o.user_id, o.institution_id, o.provider_institution_id
-               FROM service_orders o JOIN service_items s ON s.id = o.service_item_id
-               WHERE o.status = 'completed' AND o.completed_at >= $1 AND o.completed_at < $2) x
-         GROUP BY x.id";
-    for r in aggregate(conn, served, from, to)? {
+    let served = format!(
+        "SELECT x.id AS id, {SERVED_COUNTS}, CAST(NULL AS BIGINT) AS c, CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e
+         FROM ({SERVED}) x
+         GROUP BY x.id"
+    );
+    for r in aggregate(conn, &served, from, to)? {
         let s = out.entry(r.id).or_default();
         s.users = r.a.unwrap_or(0);
         s.institutions = r.b.unwrap_or(0);
@@ -299,42 +292,113 @@ pub fn blackouts(
     Ok(out)
 }
 
-/// A user served on an instrument in a period, with the user's institution
-/// and the instrument's owner.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
-pub struct Served {
-    #[diesel(sql_type = BigInt)]
-    pub instrument_id: i64,
-    #[diesel(sql_type = BigInt)]
-    pub user_id: i64,
-    #[diesel(sql_type = BigInt)]
-    pub institution_id: i64,
-    #[diesel(sql_type = BigInt)]
-    pub owner_id: i64,
-}
-
-/// Each distinct (instrument, user, institution) served in `[from, to)` by
-/// usage and completed service orders, as [`sums`] counts them: a group of
-/// instruments counts its users once however many of them they used. One
-/// row per pair, never one per use.
-///
-/// # Errors
-/// Database errors.
-pub fn served(conn: &mut DbConn, from: NaiveDateTime, to: NaiveDateTime) -> Result<Vec<Served>, RepoError> {
-    let sql =
-        "SELECT DISTINCT x.id AS instrument_id, x.user_id AS user_id, x.inst AS institution_id, x.owner AS owner_id
-         FROM (SELECT u.instrument_id AS id, u.user_id AS user_id, u.institution_id AS inst, i.institution_id AS owner
+/// Every use of an instrument in `[from, to)` by usage and completed
+/// service orders as `id` (the instrument), `user_id`, `inst` (the user's
+/// institution) and `owner` (the instrument's).
+const SERVED: &str =
+    "SELECT u.instrument_id AS id, u.user_id AS user_id, u.institution_id AS inst, i.institution_id AS owner
                FROM usage_records u JOIN instruments i ON i.id = u.instrument_id
                WHERE u.started_at >= $1 AND u.started_at < $2
                UNION ALL
                SELECT s.primary_instrument_id, o.user_id, o.institution_id, o.provider_institution_id
                FROM service_orders o JOIN service_items s ON s.id = o.service_item_id
-               WHERE o.status = 'completed' AND o.completed_at >= $1 AND o.completed_at < $2) x
-         ORDER BY instrument_id, user_id, institution_id";
-    Ok(diesel::sql_query(sql)
+               WHERE o.status = 'completed' AND o.completed_at >= $1 AND o.completed_at < $2";
+
+/// Over rows `x` of [`SERVED`]: `a`, the distinct users served, and `b`,
+/// the distinct institutions served other than the owner of the
+/// instrument used.
+const SERVED_COUNTS: &str = "CAST(COUNT(DISTINCT x.user_id) AS BIGINT) AS a,
+                CAST(COUNT(DISTINCT CASE WHEN x.inst <> x.owner THEN x.inst END) AS BIGINT) AS b";
+
+/// Users and institutions served by a group of instruments, each counted
+/// once however many of the group's instruments they used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServedCounts {
+    pub users: i64,
+    /// Other than the owner of the instrument used.
+    pub institutions: i64,
+}
+
+/// The groups of instruments [`served_counts`] counts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServedBy {
+    /// Per owning institution; keyed by its id.
+    Institution,
+    /// Per category group (the first four digits of the code); keyed by it.
+    Category,
+    /// All of them together; keyed by "".
+    Whole,
+}
+
+/// Which instruments [`served_counts`] counts the users of.
+#[derive(Debug, Clone, Default)]
+pub struct ServedOf {
+    /// Owned by each of these institutions (none: any institution).
+    pub institutions: Vec<i64>,
+    /// Whose category code starts so.
+    pub category_prefix: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct ServedRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    k: String,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    a: Option<i64>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    b: Option<i64>,
+}
+
+/// The users and institutions served in `[from, to)` by usage and completed
+/// service orders on the instruments of `of`, counted in the database per
+/// group of `by`: a year of a large pool serves millions of distinct
+/// (instrument, user) pairs, which are neither sent over nor held. Per
+/// instrument, [`sums`] has them.
+///
+/// # Errors
+/// Database errors.
+pub fn served_counts(
+    conn: &mut DbConn,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    by: ServedBy,
+    of: &ServedOf,
+) -> Result<BTreeMap<String, ServedCounts>, RepoError> {
+    let (key, group) = match by {
+        ServedBy::Institution => ("CAST(g.institution_id AS TEXT)", "GROUP BY g.institution_id"),
+        ServedBy::Category => (
+            "substr(g.category_code, 1, 4)",
+            "GROUP BY substr(g.category_code, 1, 4)",
+        ),
+        ServedBy::Whole => ("''", ""),
+    };
+    // Ids only, written into the statement.
+    let owners: String = of
+        .institutions
+        .iter()
+        .map(|i| format!(" AND g.institution_id = {i}"))
+        .collect();
+    let sql = format!(
+        "SELECT {key} AS k, {SERVED_COUNTS}
+         FROM ({SERVED}) x JOIN instruments g ON g.id = x.id
+         WHERE ($3 IS NULL OR substr(g.category_code, 1, length($3)) = $3){owners}
+         {group}"
+    );
+    let rows: Vec<ServedRow> = diesel::sql_query(sql)
         .bind::<Timestamp, _>(from)
         .bind::<Timestamp, _>(to)
-        .load(conn)?)
+        .bind::<Nullable<diesel::sql_types::Text>, _>(of.category_prefix.as_deref())
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let counts = ServedCounts {
+                users: r.a.unwrap_or(0),
+                institutions: r.b.unwrap_or(0),
+            };
+            (r.k, counts)
+        })
+        .collect())
 }
 
 /// The charges of one provider to one payer of one kind.

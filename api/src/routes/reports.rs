@@ -445,18 +445,15 @@ struct Counted {
     metrics: InstrumentMetrics,
 }
 
-/// The instruments a report counts over a period, with their figures; the
-/// served pairs of those instruments.
+/// The instruments a report counts over a period, with their figures.
 fn counted_instruments(
     c: &mut DbConn,
     ctx: &Ctx,
     period: &Period,
     keep: impl Fn(&InstrumentBasics) -> bool,
-) -> Result<(Vec<Counted>, Vec<repo::Served>), ApiError> {
-    let offset = ctx.policy.local_offset().local_minus_utc();
-    let (start, end) = period.instants(offset);
+) -> Result<Vec<Counted>, ApiError> {
+    let (start, end, offset) = instants(ctx, period);
     let sums = repo::sums(c, start, end, offset, ctx.policy.assessment.usage_recorded_within_days)?;
-    let served = repo::served(c, start, end)?;
     let none = Sums::default();
     let mut out = Vec::new();
     for b in repo::instruments(c)? {
@@ -473,7 +470,14 @@ fn counted_instruments(
             });
         }
     }
-    Ok((out, served))
+    Ok(out)
+}
+
+/// A period's first and last instants, and the local offset that placed them.
+fn instants(ctx: &Ctx, period: &Period) -> (chrono::NaiveDateTime, chrono::NaiveDateTime, i32) {
+    let offset = ctx.policy.local_offset().local_minus_utc();
+    let (start, end) = period.instants(offset);
+    (start, end, offset)
 }
 
 /// Builds the usage report's query string for a drill-down.
@@ -548,7 +552,7 @@ pub fn usage_report(
     f: &UsageFilters,
     scope: Scope,
 ) -> Result<UsageReport, ApiError> {
-    let (instruments, served) = counted_instruments(c, ctx, period, |b| {
+    let instruments = counted_instruments(c, ctx, period, |b| {
         sees(scope, b.institution_id)
             && f.institution_id.is_none_or(|i| b.institution_id == i)
             && f.category_code
@@ -588,14 +592,47 @@ pub fn usage_report(
         totals.add(i.basics.id, &i.facts, &i.metrics);
         owner.insert(i.basics.id, i);
     }
-    for s in &served {
-        if let Some(i) = owner.get(&s.instrument_id) {
-            if let Some(g) = groups.get_mut(&key_of(&i.basics)) {
-                g.serve(s.user_id, s.institution_id, s.owner_id);
-            }
-            totals.serve(s.user_id, s.institution_id, s.owner_id);
+    // Users and institutions count once per line however many of its
+    // instruments they used: counted by the database (an instrument's own
+    // are among its facts). Every instrument with a use is counted, so the
+    // report's own filters name the instruments.
+    let of = repo::ServedOf {
+        institutions: match scope {
+            Scope::All => Vec::new(),
+            Scope::Institution(i) => vec![i.0],
         }
+        .into_iter()
+        .chain(f.institution_id)
+        .collect(),
+        category_prefix: f.category_code.clone(),
+    };
+    let (start, end, _) = instants(ctx, period);
+    let by = match f.group_by {
+        GroupBy::Instrument => None,
+        GroupBy::Institution => Some(repo::ServedBy::Institution),
+        GroupBy::Category => Some(repo::ServedBy::Category),
+    };
+    let mut served = match by {
+        Some(by) => repo::served_counts(c, start, end, by, &of)?,
+        None => BTreeMap::new(),
+    };
+    for (key, g) in &mut groups {
+        let s = match key {
+            Key::Id(id) if f.group_by == GroupBy::Instrument => {
+                owner.get(id).map_or_else(Default::default, |i| repo::ServedCounts {
+                    users: i.facts.users,
+                    institutions: i.facts.institutions,
+                })
+            }
+            Key::Id(id) => served.remove(&id.to_string()).unwrap_or_default(),
+            Key::Code(code) => served.remove(code).unwrap_or_default(),
+        };
+        g.served(s.users, s.institutions);
     }
+    let all = repo::served_counts(c, start, end, repo::ServedBy::Whole, &of)?
+        .remove("")
+        .unwrap_or_default();
+    totals.served(all.users, all.institutions);
     let rows = groups
         .iter()
         .map(|(key, g)| match key {
@@ -945,7 +982,7 @@ fn national_export(
     period: &Period,
     scope: Scope,
 ) -> Result<NationalExport, ApiError> {
-    let (instruments, _) = counted_instruments(c, ctx, period, |b| {
+    let instruments = counted_instruments(c, ctx, period, |b| {
         b.listing_status == labshare_domain::listing::ListingStatus::Approved.as_str() && sees(scope, b.institution_id)
     })?;
     let names = repo::institution_names(c)?;
