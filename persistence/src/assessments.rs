@@ -98,7 +98,7 @@ pub fn insert(conn: &mut DbConn, n: &NewAssessment<'_>, now: NaiveDateTime) -> R
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such assessment.
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Assessment, RepoError> {
-    t::table.find(id).select(Row::as_select()).first(conn)?.try_into()
+    t::table.find(id).select(Row::as_select()).get_result(conn)?.try_into()
 }
 
 /// Assessments by id; `drafts`: include drafts.

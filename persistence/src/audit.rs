@@ -226,7 +226,7 @@ fn move_head(conn: &mut DbConn, id: i64, hash: &str) -> Result<(), RepoError> {
 /// Database errors.
 pub fn seal_unchained(conn: &mut DbConn) -> Result<usize, RepoError> {
     let mut prev_hash = lock_head(conn)?;
-    let start: Option<i64> = head::table.find(1).select(head::last_id).first(conn)?;
+    let start: Option<i64> = head::table.find(1).select(head::last_id).get_result(conn)?;
     let mut after = start.unwrap_or(0);
     let mut sealed = 0;
     loop {
@@ -288,7 +288,7 @@ pub fn verify(conn: &mut DbConn) -> Result<Verification, RepoError> {
     let (last_id, last_hash): (Option<i64>, String) = head::table
         .find(1)
         .select((head::last_id, head::last_hash))
-        .first(conn)?;
+        .get_result(conn)?;
     let mut checked = 0;
     let mut expected_prev = GENESIS.to_owned();
     let mut seen_last = None;

@@ -96,7 +96,7 @@ pub fn rotate(
     let found: Option<(i64, i64, NaiveDateTime, Option<NaiveDateTime>)> = rt::table
         .filter(rt::token_hash.eq(token_hash))
         .select((rt::id, rt::session_id, rt::expires_at, rt::used_at))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let Some((token_id, session, expires, used)) = found else {
         return Ok(Refresh::Invalid);
@@ -105,7 +105,7 @@ pub fn rotate(
         .find(session)
         .filter(s::revoked_at.is_null())
         .select((s::user_id, s::expires_at))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     let Some((user, session_expires)) = live else {
         return Ok(Refresh::Invalid);

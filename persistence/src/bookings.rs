@@ -24,6 +24,25 @@ pub const BLOCKING: [&str; 3] = ["pending", "approved", "in_use"];
 /// instrument's whole history) holds every row it asks for.
 pub const HOLDING_CONDITION: &str = "status IN ('pending', 'approved', 'in_use')";
 
+/// [`HOLDING_CONDITION`] as an expression of a bookings query. Unlike
+/// `diesel::dsl::sql`, a statement with it stays prepared between uses.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId, diesel::expression::ValidGrouping)]
+struct Holding;
+
+impl Expression for Holding {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl diesel::expression::AppearsOnTable<t::table> for Holding {}
+impl diesel::expression::SelectableExpression<t::table> for Holding {}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for Holding {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(HOLDING_CONDITION);
+        Ok(())
+    }
+}
+
 /// A stored booking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Booking {
@@ -131,7 +150,7 @@ pub fn insert(conn: &mut DbConn, b: &NewBooking<'_>, now: NaiveDateTime) -> Resu
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such booking.
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Booking, RepoError> {
-    t::table.find(id).select(Row::as_select()).first(conn)?.try_into()
+    t::table.find(id).select(Row::as_select()).get_result(conn)?.try_into()
 }
 
 /// The windows of an instrument's slot-holding bookings overlapping `range`.
@@ -145,7 +164,7 @@ pub fn blocking_between(
 ) -> Result<Vec<TimeWindow>, RepoError> {
     let rows: Vec<(NaiveDateTime, NaiveDateTime)> = t::table
         .filter(t::instrument_id.eq(instrument.0))
-        .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(HOLDING_CONDITION))
+        .filter(Holding)
         .filter(t::starts_at.lt(range.end.naive_utc()))
         .filter(t::ends_at.gt(range.start.naive_utc()))
         .order(t::starts_at)

@@ -42,6 +42,6 @@ pub fn owner(conn: &mut DbConn, token_hash: &str) -> Result<UserId, RepoError> {
     let id: i64 = t::table
         .filter(t::token_hash.eq(token_hash))
         .select(t::user_id)
-        .first(conn)?;
+        .get_result(conn)?;
     Ok(UserId(id))
 }

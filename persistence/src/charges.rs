@@ -189,7 +189,7 @@ pub fn insert(conn: &mut DbConn, c: &NewCharge, now: NaiveDateTime) -> Result<Ch
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such charge.
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Charge, RepoError> {
-    t::table.find(id).select(Row::as_select()).first(conn)?.try_into()
+    t::table.find(id).select(Row::as_select()).get_result(conn)?.try_into()
 }
 
 /// The adjustments of a charge, oldest first.

@@ -133,7 +133,7 @@ pub fn insert(conn: &mut DbConn, n: &NewFeeStandard<'_>, now: NaiveDateTime) -> 
     let last: Option<i32> = t::table
         .filter(t::subject.eq(&key))
         .select(diesel::dsl::max(t::version))
-        .first(conn)?;
+        .get_result(conn)?;
     let (instrument_id, mode, service_item_id) = match n.subject {
         FeeSubject::Instrument { instrument_id, mode } => (Some(instrument_id), Some(mode.as_str()), None),
         FeeSubject::ServiceItem { service_item_id } => (None, None, Some(service_item_id)),
@@ -168,7 +168,7 @@ pub fn insert(conn: &mut DbConn, n: &NewFeeStandard<'_>, now: NaiveDateTime) -> 
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such standard.
 pub fn get(conn: &mut DbConn, id: i64) -> Result<FeeStandard, RepoError> {
-    t::table.find(id).select(Row::as_select()).first(conn)?.try_into()
+    t::table.find(id).select(Row::as_select()).get_result(conn)?.try_into()
 }
 
 /// Records the platform office's decision on a proposal still proposed.

@@ -134,7 +134,7 @@ pub fn claim(
             t::body,
             t::body_encoding,
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     if let Some(row) = found {
         return Ok(Claimed::Used(existing(row)?));

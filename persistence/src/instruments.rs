@@ -225,7 +225,7 @@ pub fn insert(
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such instrument.
 pub fn get(conn: &mut DbConn, id: InstrumentId) -> Result<Stored<InstrumentRecord>, RepoError> {
-    let row: Row = t::table.find(id.0).select(Row::as_select()).first(conn)?;
+    let row: Row = t::table.find(id.0).select(Row::as_select()).get_result(conn)?;
     let managers = managers_of(conn, &[id.0])?.into_iter().map(|(_, u)| u).collect();
     row.into_record(managers)
 }
@@ -300,11 +300,14 @@ pub fn set_managers(conn: &mut DbConn, id: InstrumentId, managers: &[UserId]) ->
 }
 
 fn managers_of(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i64, UserId)>, RepoError> {
-    let rows: Vec<(i64, i64)> = m::table
-        .filter(m::instrument_id.eq_any(ids))
+    let q = m::table
         .order((m::instrument_id, m::user_id))
-        .select((m::instrument_id, m::user_id))
-        .load(conn)?;
+        .select((m::instrument_id, m::user_id));
+    // One instrument (most requests): a statement diesel keeps prepared.
+    let rows: Vec<(i64, i64)> = match ids {
+        [one] => q.filter(m::instrument_id.eq(one)).load(conn)?,
+        _ => q.filter(m::instrument_id.eq_any(ids)).load(conn)?,
+    };
     Ok(rows.into_iter().map(|(i, u)| (i, UserId(u))).collect())
 }
 

@@ -3,6 +3,12 @@
 //!
 //! Functions take `&mut DbConn`; the caller owns the transaction
 //! ([`write_tx`] for writes, [`read_tx`] for consistent reads).
+//!
+//! A row found by a unique key is read with `get_result`, not `first`:
+//! `first` adds `LIMIT ?`, and SQLite compiles a statement again each time
+//! a bound LIMIT is bound (its value may change the plan), which made the
+//! per-request lookups of session, account and instrument the largest cost
+//! of a small read. `first` stays where an `ORDER BY` picks the row.
 
 pub mod assessments;
 pub mod audit;

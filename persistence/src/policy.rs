@@ -22,7 +22,7 @@ pub fn load(conn: &mut DbConn) -> Result<Option<StoredPolicy>, RepoError> {
     let row: Option<(String, Option<i64>, NaiveDateTime)> = t::table
         .filter(t::id.eq(1))
         .select((t::body, t::updated_by, t::updated_at))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(row.map(|(body, by, at)| StoredPolicy {
         body,

@@ -310,7 +310,7 @@ fn with_snapshots(conn: &mut DbConn, rows: Vec<Row>) -> Result<Vec<PurchaseRevie
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such review.
 pub fn get(conn: &mut DbConn, id: i64) -> Result<PurchaseReview, RepoError> {
-    let row: Row = t::table.find(id).select(Row::as_select()).first(conn)?;
+    let row: Row = t::table.find(id).select(Row::as_select()).get_result(conn)?;
     with_snapshots(conn, vec![row])?.pop().ok_or(RepoError::NotFound)
 }
 

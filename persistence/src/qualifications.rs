@@ -73,7 +73,7 @@ pub fn insert(
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such qualification.
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Qualification, RepoError> {
-    t::table.find(id).select(Row::as_select()).first(conn)?.try_into()
+    t::table.find(id).select(Row::as_select()).get_result(conn)?.try_into()
 }
 
 /// Revokes a qualification that is not revoked yet.

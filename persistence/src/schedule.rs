@@ -23,7 +23,7 @@ pub fn rules(conn: &mut DbConn, instrument: InstrumentId) -> Result<BookingRules
             r::horizon_days,
             r::auto_approve,
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(match row {
         None => BookingRules::default(),
@@ -216,7 +216,7 @@ pub fn insert_blackout(
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such blackout.
 pub fn get_blackout(conn: &mut DbConn, id: i64) -> Result<Blackout, RepoError> {
-    blackout(b::table.find(id).select(BLACKOUT_COLUMNS).first(conn)?)
+    blackout(b::table.find(id).select(BLACKOUT_COLUMNS).get_result(conn)?)
 }
 
 /// Cancels a blackout that is not cancelled yet.

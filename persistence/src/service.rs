@@ -168,7 +168,7 @@ pub fn update_item(
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such item.
 pub fn get_item(conn: &mut DbConn, id: i64) -> Result<ServiceItem, RepoError> {
-    let row: ItemRow = i::table.find(id).select(ITEM_COLUMNS).first(conn)?;
+    let row: ItemRow = i::table.find(id).select(ITEM_COLUMNS).get_result(conn)?;
     item(conn, row)
 }
 
@@ -353,7 +353,7 @@ pub fn insert_order(conn: &mut DbConn, n: &NewOrder<'_>, now: NaiveDateTime) -> 
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such order.
 pub fn get_order(conn: &mut DbConn, id: i64) -> Result<Order, RepoError> {
-    let row: OrderRow = o::table.find(id).select(OrderRow::as_select()).first(conn)?;
+    let row: OrderRow = o::table.find(id).select(OrderRow::as_select()).get_result(conn)?;
     order(conn, row)
 }
 

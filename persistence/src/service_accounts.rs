@@ -139,7 +139,7 @@ pub fn insert(conn: &mut DbConn, new: &NewServiceAccount<'_>, now: NaiveDateTime
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such service account.
 pub fn get(conn: &mut DbConn, id: i64) -> Result<ServiceAccount, RepoError> {
-    let row: Row = t::table.find(id).select(Row::as_select()).first(conn)?;
+    let row: Row = t::table.find(id).select(Row::as_select()).get_result(conn)?;
     row.into_account(conn)
 }
 
@@ -203,7 +203,7 @@ pub fn credentials(conn: &mut DbConn, client_id: &str) -> Result<Option<ClientCr
             t::revoked_at,
             t::scopes,
         ))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     row.map(|(id, user, hash, generation, revoked, scopes)| {
         Ok(ClientCredentials {
@@ -236,7 +236,7 @@ pub fn current_scopes(
         .filter(t::secret_generation.eq(generation))
         .filter(t::revoked_at.is_null())
         .select(t::scopes)
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     scopes.map(|s| scopes_of(&s)).transpose()
 }
@@ -269,7 +269,7 @@ pub fn revoke(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> Result<bool, Re
         .set((t::revoked_at.eq(Some(now)), t::updated_at.eq(now)))
         .execute(conn)?;
     if n == 1 {
-        let user: i64 = t::table.find(id).select(t::user_id).first(conn)?;
+        let user: i64 = t::table.find(id).select(t::user_id).get_result(conn)?;
         diesel::update(users::table.find(user))
             .set((users::active.eq(false), users::updated_at.eq(now)))
             .execute(conn)?;
@@ -300,7 +300,7 @@ pub fn update(
         ))
         .execute(conn)?;
     if n == 1 {
-        let user: i64 = t::table.find(id).select(t::user_id).first(conn)?;
+        let user: i64 = t::table.find(id).select(t::user_id).get_result(conn)?;
         diesel::update(users::table.find(user))
             .set((users::display_name.eq(name), users::updated_at.eq(now)))
             .execute(conn)?;
@@ -325,6 +325,6 @@ pub fn touch(conn: &mut DbConn, id: i64, now: NaiveDateTime) -> Result<(), RepoE
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such user.
 pub fn is_service_user(conn: &mut DbConn, user: UserId) -> Result<bool, RepoError> {
-    let kind: String = users::table.find(user.0).select(users::kind).first(conn)?;
+    let kind: String = users::table.find(user.0).select(users::kind).get_result(conn)?;
     Ok(kind == "service")
 }

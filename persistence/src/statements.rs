@@ -148,7 +148,7 @@ pub fn find(
         .filter(t::counterparty_id.eq(counterparty_id))
         .filter(t::provider_institution_id.eq(provider))
         .select(Row::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     row.map(Statement::try_from).transpose()
 }
@@ -243,7 +243,7 @@ pub fn settle(
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such statement.
 pub fn get(conn: &mut DbConn, id: i64) -> Result<Statement, RepoError> {
-    t::table.find(id).select(Row::as_select()).first(conn)?.try_into()
+    t::table.find(id).select(Row::as_select()).get_result(conn)?.try_into()
 }
 
 /// What a step of a statement records besides its status.

@@ -225,7 +225,7 @@ pub fn get_programme(conn: &mut DbConn, id: i64) -> Result<Programme, RepoError>
     p::table
         .find(id)
         .select(ProgrammeRow::as_select())
-        .first(conn)?
+        .get_result(conn)?
         .try_into()
 }
 
@@ -386,7 +386,7 @@ pub fn insert_grant(
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such grant.
 pub fn get_grant(conn: &mut DbConn, id: i64) -> Result<Grant, RepoError> {
-    g::table.find(id).select(GrantRow::as_select()).first(conn)?.try_into()
+    g::table.find(id).select(GrantRow::as_select()).get_result(conn)?.try_into()
 }
 
 /// Records the decision on a grant still pending.

@@ -23,12 +23,12 @@ pub fn failures(conn: &mut DbConn, username: &str, address: &str, since: NaiveDa
         .filter(t::username.eq(username))
         .filter(t::failed_at.gt(since))
         .select((diesel::dsl::count_star(), diesel::dsl::min(t::failed_at)))
-        .first(conn)?;
+        .get_result(conn)?;
     let address_rows: (i64, Option<NaiveDateTime>) = t::table
         .filter(t::address.eq(address))
         .filter(t::failed_at.gt(since))
         .select((diesel::dsl::count_star(), diesel::dsl::min(t::failed_at)))
-        .first(conn)?;
+        .get_result(conn)?;
     Ok(Failures {
         by_account: account.0,
         account_oldest: account.1,

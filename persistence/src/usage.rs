@@ -119,7 +119,7 @@ pub fn insert(conn: &mut DbConn, u: &NewUsage<'_>, now: NaiveDateTime) -> Result
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such record.
 pub fn get(conn: &mut DbConn, id: i64) -> Result<UsageRecord, RepoError> {
-    t::table.find(id).select(Row::as_select()).first(conn)?.try_into()
+    t::table.find(id).select(Row::as_select()).get_result(conn)?.try_into()
 }
 
 /// The actual windows of an instrument's recorded uses overlapping `range`.

@@ -92,7 +92,7 @@ pub fn insert(
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such user.
 pub fn get(conn: &mut DbConn, id: UserId) -> Result<Stored<User>, RepoError> {
-    let row: Row = t::table.find(id.0).select(Row::as_select()).first(conn)?;
+    let row: Row = t::table.find(id.0).select(Row::as_select()).get_result(conn)?;
     let roles = roles_of(conn, &[id.0])?.into_iter().map(|(_, r)| r).collect();
     Ok(row.into_user(roles))
 }
@@ -147,11 +147,13 @@ pub fn set_roles(conn: &mut DbConn, id: UserId, roles: &[Role]) -> Result<(), Re
 }
 
 fn roles_of(conn: &mut DbConn, ids: &[i64]) -> Result<Vec<(i64, Role)>, RepoError> {
-    let rows: Vec<(i64, String)> = r::table
-        .filter(r::user_id.eq_any(ids))
-        .order((r::user_id, r::role))
-        .select((r::user_id, r::role))
-        .load(conn)?;
+    let q = r::table.order((r::user_id, r::role)).select((r::user_id, r::role));
+    // One account (every request's actor): a statement diesel keeps
+    // prepared; a list of them is compiled each time.
+    let rows: Vec<(i64, String)> = match ids {
+        [one] => q.filter(r::user_id.eq(one)).load(conn)?,
+        _ => q.filter(r::user_id.eq_any(ids)).load(conn)?,
+    };
     rows.into_iter()
         .map(|(u, role)| Ok((u, parse_enum("role", &role)?)))
         .collect()
@@ -185,7 +187,7 @@ pub fn credentials(conn: &mut DbConn, username: &str) -> Result<Option<Credentia
         .filter(t::username.eq(username))
         .filter(t::kind.eq("person"))
         .select((t::id, t::password_hash, t::active))
-        .first(conn)
+        .get_result(conn)
         .optional()?;
     Ok(row.map(|(id, password_hash, active)| Credentials {
         id: UserId(id),
@@ -204,7 +206,7 @@ pub fn actor(conn: &mut DbConn, id: UserId) -> Result<Actor, RepoError> {
         .filter(t::id.eq(id.0))
         .filter(t::active.eq(true))
         .select((t::institution_id, institutions::membership))
-        .first(conn)?;
+        .get_result(conn)?;
     let roles = roles_of(conn, &[id.0])?.into_iter().map(|(_, r)| r).collect();
     Ok(Actor {
         user_id: id,

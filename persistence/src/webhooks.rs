@@ -125,7 +125,7 @@ pub fn get(conn: &mut DbConn, id: i64) -> Result<Webhook, RepoError> {
         .find(id)
         .filter(w::deleted_at.is_null())
         .select(Row::as_select())
-        .first(conn)?
+        .get_result(conn)?
         .try_into()
 }
 
@@ -255,57 +255,57 @@ pub fn concerned_institutions(conn: &mut DbConn, object_type: &str, id: i64) -> 
         Ok(instruments::table
             .find(instrument)
             .select(instruments::institution_id)
-            .first(conn)?)
+            .get_result(conn)?)
     };
     let mut ids: Vec<i64> = match object_type {
         "booking" => {
             let (own, instrument): (i64, i64) = bookings::table
                 .find(id)
                 .select((bookings::institution_id, bookings::instrument_id))
-                .first(conn)?;
+                .get_result(conn)?;
             vec![own, owner_of(conn, instrument)?]
         }
         "usage_record" => {
             let (own, instrument): (i64, i64) = usage_records::table
                 .find(id)
                 .select((usage_records::institution_id, usage_records::instrument_id))
-                .first(conn)?;
+                .get_result(conn)?;
             vec![own, owner_of(conn, instrument)?]
         }
         "service_order" => {
             let (a, b): (i64, i64) = service_orders::table
                 .find(id)
                 .select((service_orders::institution_id, service_orders::provider_institution_id))
-                .first(conn)?;
+                .get_result(conn)?;
             vec![a, b]
         }
         "charge" => {
             let (a, b): (i64, i64) = charges::table
                 .find(id)
                 .select((charges::payer_institution_id, charges::provider_institution_id))
-                .first(conn)?;
+                .get_result(conn)?;
             vec![a, b]
         }
         "statement" => {
             let (a, b): (Option<i64>, i64) = statements::table
                 .find(id)
                 .select((statements::payer_institution_id, statements::provider_institution_id))
-                .first(conn)?;
+                .get_result(conn)?;
             a.into_iter().chain([b]).collect()
         }
         "instrument" => vec![owner_of(conn, id)?],
         "fee_standard" => vec![fee_standards::table
             .find(id)
             .select(fee_standards::institution_id)
-            .first(conn)?],
+            .get_result(conn)?],
         "subsidy_grant" => vec![subsidy_grants::table
             .find(id)
             .select(subsidy_grants::institution_id)
-            .first(conn)?],
+            .get_result(conn)?],
         "purchase_review" => vec![purchase_reviews::table
             .find(id)
             .select(purchase_reviews::institution_id)
-            .first(conn)?],
+            .get_result(conn)?],
         _ => Vec::new(),
     };
     ids.sort_unstable();
@@ -757,7 +757,7 @@ pub fn get_delivery(conn: &mut DbConn, webhook_id: i64, id: i64) -> Result<Deliv
         .filter(d::webhook_id.eq(webhook_id))
         .filter(d::id.eq(id))
         .select((DeliveryRow::as_select(), ev::event_type))
-        .first(conn)?;
+        .get_result(conn)?;
     with_attempts(conn, vec![row])?.pop().ok_or(RepoError::NotFound)
 }
 
