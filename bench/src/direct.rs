@@ -1,22 +1,73 @@
 //! The same work in-process: the transaction each handler runs (through the
-//! `persistence` functions it calls), on a pool of the server's size, from
-//! 64 threads — without HTTP, JSON or the token check.
+//! `persistence` functions it calls, from the check of the session on), on
+//! a pool of the server's size, from 64 threads — without HTTP, JSON or the
+//! token's signature.
 
 use crate::http::assessment_body;
-use crate::prepare::{ctx, Plan};
+use crate::prepare::Plan;
 use crate::stats::{Measure, Tickets, Worker};
 use crate::{Options, CONCURRENCY, OPERATIONS, YEAR};
+use chrono::{Duration, Utc};
+use labshare_api::auth::Bearer;
 use labshare_api::error::ApiError;
 use labshare_api::routes::{assessments, bookings, instruments, reports, schedule};
+use labshare_api::state::Ctx;
 use labshare_domain::access::instrument_visibility;
 use labshare_domain::booking::{BookingAction, TimeWindow};
+use labshare_domain::policy::Policy;
 use labshare_domain::Money;
+use labshare_domain::UserId;
 use labshare_persistence::instruments::Filter;
 use labshare_persistence::{read_tx, write_tx, DbConn, DbPool};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 type Op = Arc<dyn Fn(&mut DbConn, usize) -> Result<(), ApiError> + Send + Sync>;
+
+/// A signed-in session of every account the in-process run acts for (of
+/// the database measured now).
+static SESSIONS: RwLock<Option<HashMap<i64, i64>>> = RwLock::new(None);
+
+/// Opens a session for each of `users`, as a sign-in would.
+fn sign_in(pool: &DbPool, users: &[i64]) -> Result<HashMap<i64, i64>, String> {
+    let mut c = pool.get().map_err(|e| e.to_string())?;
+    let now = Utc::now().naive_utc();
+    write_tx(&mut c, |c| {
+        let mut out = HashMap::new();
+        for (n, user) in users.iter().enumerate() {
+            let hash = format!("bench-direct-{}-{n}", std::process::id());
+            let expires = now + Duration::hours(8);
+            let session = labshare_persistence::auth::open_session(c, UserId(*user), &hash, now, expires, expires)?;
+            out.insert(*user, session);
+        }
+        Ok(out)
+    })
+    .map_err(|e: labshare_persistence::RepoError| e.to_string())
+}
+
+/// What [`labshare_api::state::AppState::read`] and `write` do in the
+/// transaction before the handler's own work: the session's check, the
+/// actor, the policy in force.
+fn ctx(c: &mut DbConn, user: i64) -> Result<Ctx, ApiError> {
+    let session = SESSIONS
+        .read()
+        .ok()
+        .and_then(|s| s.as_ref().and_then(|s| s.get(&user).copied()))
+        .unwrap_or_default();
+    let bearer = Bearer {
+        user: UserId(user),
+        session,
+        service: None,
+    };
+    let now = Utc::now();
+    let actor = bearer.actor(c, now)?;
+    Ok(Ctx {
+        actor,
+        now,
+        policy: Arc::new(labshare_api::routes::policy::current(c, &Policy::default())?),
+    })
+}
 
 fn load(pool: &DbPool, op: &'static str, count: Option<usize>, seconds: u64, f: Op) -> Measure {
     let tickets = Arc::new(Tickets::new(count, seconds));
@@ -75,6 +126,13 @@ fn single(pool: &DbPool, op: &'static str, runs: usize, f: Op) -> Measure {
 pub fn run(pool: &DbPool, plan: &Plan, o: &Options) -> Result<Vec<Measure>, String> {
     eprintln!("   measuring in-process ...");
     let readers: Arc<Vec<i64>> = Arc::new(plan.readers.iter().map(|(id, _)| *id).collect());
+    let mut users: Vec<i64> = readers.to_vec();
+    users.extend(plan.windows[plan.writes..].iter().map(|b| b.user_id));
+    users.push(plan.admin_id);
+    users.sort_unstable();
+    users.dedup();
+    let sessions = sign_in(pool, &users)?;
+    *SESSIONS.write().map_err(|e| e.to_string())? = Some(sessions);
     let (after, limit) = labshare_api::dto::page_args(None, None).map_err(|e| format!("{e:?}"))?;
     let mut out = Vec::new();
 
