@@ -78,7 +78,11 @@ pub fn insert(conn: &mut DbConn, data: &InstitutionData, now: NaiveDateTime) -> 
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such institution.
 pub fn get(conn: &mut DbConn, id: InstitutionId) -> Result<Stored<Institution>, RepoError> {
-    t::table.find(id.0).select(Row::as_select()).get_result(conn)?.try_into()
+    t::table
+        .find(id.0)
+        .select(Row::as_select())
+        .get_result(conn)?
+        .try_into()
 }
 
 /// # Errors

@@ -97,7 +97,11 @@ pub fn insert(
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such lab.
 pub fn get(conn: &mut DbConn, id: LabId) -> Result<Stored<Lab>, RepoError> {
-    t::table.find(id.0).select(Row::as_select()).get_result(conn)?.try_into()
+    t::table
+        .find(id.0)
+        .select(Row::as_select())
+        .get_result(conn)?
+        .try_into()
 }
 
 /// # Errors

@@ -386,7 +386,11 @@ pub fn insert_grant(
 /// # Errors
 /// [`RepoError::NotFound`] when there is no such grant.
 pub fn get_grant(conn: &mut DbConn, id: i64) -> Result<Grant, RepoError> {
-    g::table.find(id).select(GrantRow::as_select()).get_result(conn)?.try_into()
+    g::table
+        .find(id)
+        .select(GrantRow::as_select())
+        .get_result(conn)?
+        .try_into()
 }
 
 /// Records the decision on a grant still pending.
