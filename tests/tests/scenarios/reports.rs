@@ -455,6 +455,9 @@ both_backends! {
         // Filters narrow the lines and their totals.
         let r = usage(&app, "regulator", &f, &format!("&institution_id={}&category_code=0302", f.first)).expect(200);
         assert_eq!(rows(&r).iter().filter_map(|l| l["instrument_id"].as_i64()).collect::<Vec<_>>(), vec![f.lcms]);
+        // Users and institutions of the totals are those of the instruments the filters keep.
+        let r = usage(&app, "regulator", &f, &format!("&institution_id={}&group_by=institution", f.cdc)).expect(200);
+        assert_eq!(figures(&r.body["totals"]), figures(row(&rows(&r), &f.cdc.to_string())), "one line: the totals are the line");
 
         // CSV: UTF-8 with BOM, Chinese headers, one line per group and the totals last.
         let csv = usage(&app, "regulator", &f, "&group_by=institution&format=csv").expect(200);
