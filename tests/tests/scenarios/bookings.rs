@@ -519,6 +519,12 @@ fn the_overlap_check_and_availability_read_only_the_slot_holding_bookings() {
     );
     let plan = sqlite_plan(&app, &availability);
     assert!(plan.contains("USING INDEX bookings_holding"), "{plan}");
+    // The condition names exactly the statuses that hold a slot.
+    use labshare_domain::text_enum::TextEnum;
+    for status in labshare_domain::booking::BookingStatus::ALL {
+        let named = labshare_persistence::bookings::HOLDING_CONDITION.contains(&format!("'{}'", status.as_str()));
+        assert_eq!(named, status.blocks_slot(), "{}", status.as_str());
+    }
 
     // The triggers that refuse an overlap, as the database holds them.
     let triggers =
