@@ -56,6 +56,20 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// What every handler's transaction knows first: the actor behind
+    /// `bearer` (its session checked) and the policy in force over `base`.
+    ///
+    /// # Errors
+    /// 401 when the session has ended; a database error.
+    pub fn signed_in(c: &mut DbConn, bearer: &Bearer, now: DateTime<Utc>, base: &Policy) -> Result<Self, ApiError> {
+        let actor = bearer.actor(c, now)?;
+        Ok(Self {
+            actor,
+            now,
+            policy: Arc::new(crate::routes::policy::current(c, base)?),
+        })
+    }
+
     pub fn now_naive(&self) -> chrono::NaiveDateTime {
         self.now.naive_utc()
     }
@@ -93,12 +107,7 @@ impl AppState {
         let (bearer, now, policy) = (bearer.clone(), self.now(), self.policy.clone());
         self.run(move |conn| {
             write_tx(conn, |c| {
-                let actor = bearer.actor(c, now)?;
-                let ctx = Ctx {
-                    actor,
-                    now,
-                    policy: Arc::new(crate::routes::policy::current(c, &policy)?),
-                };
+                let ctx = Ctx::signed_in(c, &bearer, now, &policy)?;
                 f(c, &ctx)
             })
         })
@@ -117,12 +126,7 @@ impl AppState {
         let (bearer, now, policy) = (bearer.clone(), self.now(), self.policy.clone());
         self.run(move |conn| {
             read_tx(conn, |c| {
-                let actor = bearer.actor(c, now)?;
-                let ctx = Ctx {
-                    actor,
-                    now,
-                    policy: Arc::new(crate::routes::policy::current(c, &policy)?),
-                };
+                let ctx = Ctx::signed_in(c, &bearer, now, &policy)?;
                 f(c, &ctx)
             })
         })

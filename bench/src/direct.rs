@@ -47,8 +47,7 @@ fn sign_in(pool: &DbPool, users: &[i64]) -> Result<HashMap<i64, i64>, String> {
 }
 
 /// What [`labshare_api::state::AppState::read`] and `write` do in the
-/// transaction before the handler's own work: the session's check, the
-/// actor, the policy in force.
+/// transaction before the handler's own work, for `user`'s session.
 fn ctx(c: &mut DbConn, user: i64) -> Result<Ctx, ApiError> {
     let session = SESSIONS
         .read()
@@ -60,13 +59,7 @@ fn ctx(c: &mut DbConn, user: i64) -> Result<Ctx, ApiError> {
         session,
         service: None,
     };
-    let now = Utc::now();
-    let actor = bearer.actor(c, now)?;
-    Ok(Ctx {
-        actor,
-        now,
-        policy: Arc::new(labshare_api::routes::policy::current(c, &Policy::default())?),
-    })
+    Ctx::signed_in(c, &bearer, Utc::now(), &Policy::default())
 }
 
 fn load(pool: &DbPool, op: &'static str, count: Option<usize>, seconds: u64, f: Op) -> Measure {

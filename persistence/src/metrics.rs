@@ -330,15 +330,6 @@ pub enum ServedBy {
     Whole,
 }
 
-/// Which instruments [`served_counts`] counts the users of.
-#[derive(Debug, Clone, Default)]
-pub struct ServedOf {
-    /// Owned by each of these institutions (none: any institution).
-    pub institutions: Vec<i64>,
-    /// Whose category code starts so.
-    pub category_prefix: Option<String>,
-}
-
 #[derive(QueryableByName)]
 struct ServedRow {
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -350,10 +341,10 @@ struct ServedRow {
 }
 
 /// The users and institutions served in `[from, to)` by usage and completed
-/// service orders on the instruments of `of`, counted in the database per
-/// group of `by`: a year of a large pool serves millions of distinct
-/// (instrument, user) pairs, which are neither sent over nor held. Per
-/// instrument, [`sums`] has them.
+/// service orders on `instruments`, counted in the database per group of
+/// `by`: a year of a large pool serves millions of distinct (instrument,
+/// user) pairs, which are neither sent over nor held. Per instrument,
+/// [`sums`] has them.
 ///
 /// # Errors
 /// Database errors.
@@ -362,8 +353,13 @@ pub fn served_counts(
     from: NaiveDateTime,
     to: NaiveDateTime,
     by: ServedBy,
-    of: &ServedOf,
+    instruments: &[i64],
 ) -> Result<BTreeMap<String, ServedCounts>, RepoError> {
+    if instruments.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    // The category group is the domain's `report::category_group`: the
+    // first four digits of the code.
     let (key, group) = match by {
         ServedBy::Institution => ("CAST(g.institution_id AS TEXT)", "GROUP BY g.institution_id"),
         ServedBy::Category => (
@@ -373,21 +369,16 @@ pub fn served_counts(
         ServedBy::Whole => ("''", ""),
     };
     // Ids only, written into the statement.
-    let owners: String = of
-        .institutions
-        .iter()
-        .map(|i| format!(" AND g.institution_id = {i}"))
-        .collect();
+    let ids = instruments.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
     let sql = format!(
         "SELECT {key} AS k, {SERVED_COUNTS}
          FROM ({SERVED}) x JOIN instruments g ON g.id = x.id
-         WHERE ($3 IS NULL OR substr(g.category_code, 1, length($3)) = $3){owners}
+         WHERE x.id IN ({ids})
          {group}"
     );
     let rows: Vec<ServedRow> = diesel::sql_query(sql)
         .bind::<Timestamp, _>(from)
         .bind::<Timestamp, _>(to)
-        .bind::<Nullable<diesel::sql_types::Text>, _>(of.category_prefix.as_deref())
         .load(conn)?;
     Ok(rows
         .into_iter()

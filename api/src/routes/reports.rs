@@ -594,18 +594,8 @@ pub fn usage_report(
     }
     // Users and institutions count once per line however many of its
     // instruments they used: counted by the database (an instrument's own
-    // are among its facts). Every instrument with a use is counted, so the
-    // report's own filters name the instruments.
-    let of = repo::ServedOf {
-        institutions: match scope {
-            Scope::All => Vec::new(),
-            Scope::Institution(i) => vec![i.0],
-        }
-        .into_iter()
-        .chain(f.institution_id)
-        .collect(),
-        category_prefix: f.category_code.clone(),
-    };
+    // are among its facts).
+    let counted: Vec<i64> = instruments.iter().map(|i| i.basics.id).collect();
     let (start, end, _) = instants(ctx, period);
     let by = match f.group_by {
         GroupBy::Instrument => None,
@@ -613,7 +603,7 @@ pub fn usage_report(
         GroupBy::Category => Some(repo::ServedBy::Category),
     };
     let mut served = match by {
-        Some(by) => repo::served_counts(c, start, end, by, &of)?,
+        Some(by) => repo::served_counts(c, start, end, by, &counted)?,
         None => BTreeMap::new(),
     };
     for (key, g) in &mut groups {
@@ -629,7 +619,7 @@ pub fn usage_report(
         };
         g.served(s.users, s.institutions);
     }
-    let all = repo::served_counts(c, start, end, repo::ServedBy::Whole, &of)?
+    let all = repo::served_counts(c, start, end, repo::ServedBy::Whole, &counted)?
         .remove("")
         .unwrap_or_default();
     totals.served(all.users, all.institutions);
