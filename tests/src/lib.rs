@@ -462,6 +462,20 @@ impl TestApp {
         rows.into_iter().map(|r| r.s).collect()
     }
 
+    /// The query plan SQLite makes for `sql` (the `detail` of each step).
+    pub fn sqlite_plan(&self, sql: &str) -> String {
+        #[derive(diesel::QueryableByName)]
+        struct Step {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            detail: String,
+        }
+        let mut conn = self.pool.get().unwrap_or_else(|e| panic!("connection: {e}"));
+        let steps: Vec<Step> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
+            .load(&mut *conn)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        steps.into_iter().map(|s| s.detail).collect::<Vec<_>>().join("; ")
+    }
+
     /// Runs a statement directly in the database (to set up a state the API forbids).
     pub fn execute(&self, sql: &str) {
         let mut conn = self.pool.get().unwrap_or_else(|e| panic!("connection: {e}"));

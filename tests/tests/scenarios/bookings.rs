@@ -491,20 +491,6 @@ both_backends! {
     }
 }
 
-/// The query plan SQLite makes for `sql` (the `detail` of each step).
-fn sqlite_plan(app: &TestApp, sql: &str) -> String {
-    #[derive(diesel::QueryableByName)]
-    struct Step {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        detail: String,
-    }
-    let mut conn = app.pool.get().unwrap_or_else(|e| panic!("connection: {e}"));
-    let steps: Vec<Step> =
-        diesel::RunQueryDsl::load(diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")), &mut *conn)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    steps.into_iter().map(|s| s.detail).collect::<Vec<_>>().join("; ")
-}
-
 /// The overlap check of a new booking and the availability read look at the
 /// slot-holding bookings only (the partial index), not at an instrument's
 /// whole history, which grows with every year of use. SQLite plans without
@@ -517,7 +503,7 @@ fn the_overlap_check_and_availability_read_only_the_slot_holding_bookings() {
          AND starts_at < '2027-01-08 00:00:00' AND ends_at > '2027-01-01 00:00:00' ORDER BY starts_at",
         labshare_persistence::bookings::HOLDING_CONDITION
     );
-    let plan = sqlite_plan(&app, &availability);
+    let plan = app.sqlite_plan(&availability);
     assert!(plan.contains("USING INDEX bookings_holding"), "{plan}");
     // The condition names exactly the statuses that hold a slot.
     use labshare_domain::text_enum::TextEnum;
@@ -541,7 +527,7 @@ fn the_overlap_check_and_availability_read_only_the_slot_holding_bookings() {
             .replace("NEW.instrument_id", "1")
             .replace("NEW.starts_at", "'2027-01-01 09:00:00'")
             .replace("NEW.ends_at", "'2027-01-01 10:00:00'");
-        let plan = sqlite_plan(&app, &check);
+        let plan = app.sqlite_plan(&check);
         assert!(plan.contains("USING INDEX bookings_holding"), "{check}: {plan}");
     }
 }

@@ -645,3 +645,39 @@ both_backends! {
         assert_eq!(r.body["totals"]["gross"], "0.00");
     }
 }
+
+/// On SQLite, the yearly sums behind the assessment and the usage report
+/// read each table through an index in instrument order that holds every
+/// column they need: the groups stream out with no sort of the year's rows
+/// and no row fetched from the table, so their time grows with the data.
+/// The served counts of a report take the uses from the usage index and
+/// never store the year's uses in an index built for the query. SQLite
+/// plans without statistics, so the plan is the same at any size.
+#[test]
+fn the_yearly_sums_read_indexes_in_instrument_order_on_sqlite() {
+    let app = TestApp::sqlite();
+    let conn = app.pool.get().unwrap_or_else(|e| panic!("connection: {e}"));
+    let statements = labshare_persistence::metrics::planned_statements(&conn);
+    drop(conn);
+    assert_eq!(statements.len(), 8);
+    for (name, sql) in statements {
+        let plan = app.sqlite_plan(&sql);
+        let index = match name {
+            "money" => "charges_instrument",
+            "ratings" => "ratings_instrument",
+            "bookings" => "bookings_instrument_time",
+            _ => "usage_records_instrument_time",
+        };
+        assert!(
+            plan.contains(&format!("USING COVERING INDEX {index}")),
+            "{name}: {plan}"
+        );
+        assert!(!plan.contains("AUTOMATIC"), "{name}: {plan}");
+        assert!(!plan.contains("MATERIALIZE"), "{name}: {plan}");
+        if !name.starts_with("served ") {
+            // Per instrument; a report by unit or category groups the
+            // uses by another key, and sorts them.
+            assert!(!plan.contains("FOR GROUP BY"), "{name}: {plan}");
+        }
+    }
+}
