@@ -647,9 +647,10 @@ both_backends! {
 }
 
 /// On SQLite, the yearly sums behind the assessment and the usage report
-/// read each table through an index in instrument order that holds every
-/// column they need: the groups stream out with no sort of the year's rows
-/// and no row fetched from the table, so their time grows with the data.
+/// go from each instrument through an index that holds every column they
+/// need to the period's entries: the groups stream out in instrument order
+/// with no sort of the year's rows and no row fetched from the table, so
+/// their time grows with the data.
 /// The served counts of a report take the uses from the usage index and
 /// never store the year's uses in an index built for the query. SQLite
 /// plans without statistics, so the plan is the same at any size.
