@@ -138,6 +138,20 @@ both_backends! {
         assert!(r.header("www-authenticate").is_some_and(|h| h.starts_with("Bearer")));
     }
 
+    fn an_access_token_lives_by_the_servers_clock_not_the_machines(app) {
+        // A server whose clock reads a day behind the machine's (the
+        // tests' clock here) still honours the tokens it signs, for fifteen
+        // minutes of its own time.
+        app.seed_demo();
+        app.advance(chrono::Duration::days(-1));
+        let token = app.login("researcher");
+        let r = app.get("/api/v1/me", &token).expect(200);
+        assert_eq!(r.body["user"]["username"], "researcher");
+        app.advance(chrono::Duration::minutes(16));
+        let r = app.get("/api/v1/me", &token).expect(401);
+        assert!(r.body["detail"].as_str().is_some_and(|d| d.contains("expired")), "{}", r.text);
+    }
+
     fn a_deactivated_account_cannot_sign_in_and_its_sessions_end(app) {
         app.seed_demo();
         let admin = app.login("admin");
