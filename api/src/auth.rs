@@ -191,8 +191,8 @@ pub fn bearer(req: &HttpRequest) -> Result<Bearer, ApiError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_issuer(&[ISSUER]);
     validation.leeway = 0;
-    // The library would check `exp` against the machine's clock; the
-    // server's clock decides (below), so both agree on every token.
+    // The library would also check `exp`, against the machine's clock;
+    // the server's clock alone decides (below).
     validation.validate_exp = false;
     let now = state.now().timestamp();
     let claims = jsonwebtoken::decode::<Claims>(token, &state.keys.decoding, &validation)
