@@ -168,19 +168,28 @@ fn join_as_written(conn: &DbConn) -> &'static str {
     }
 }
 
-fn usage_sums_sql(conn: &DbConn, record_days: i64) -> String {
-    let late = more_than_days_after(conn, "u.recorded_at", "u.ended_at", record_days);
+/// Sums per instrument over the rows of `table` (aliased `alias`) whose
+/// `time` column falls in `[$1, $2)` and that meet `condition`, reached from
+/// each instrument `i` as the note above says; `sums` selects `a` to `e`.
+fn per_instrument(conn: &DbConn, sums: &str, table: &str, alias: &str, time: &str, condition: &str) -> String {
     let join = join_as_written(conn);
     format!(
-        "SELECT i.id AS id,
-                CAST(SUM(u.effective_minutes) AS BIGINT) AS a,
-                CAST(SUM(CASE WHEN u.institution_id <> i.institution_id THEN u.effective_minutes ELSE 0 END) AS BIGINT) AS b,
-                CAST(SUM(CASE WHEN {late} THEN 1 ELSE 0 END) AS BIGINT) AS c,
-                CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e
-         FROM instruments i {join} usage_records u ON u.instrument_id = i.id
-         WHERE u.started_at >= $1 AND u.started_at < $2
+        "SELECT i.id AS id, {sums}
+         FROM instruments i {join} {table} {alias} ON {alias}.instrument_id = i.id
+         WHERE {condition} {alias}.{time} >= $1 AND {alias}.{time} < $2
          GROUP BY i.id"
     )
+}
+
+fn usage_sums_sql(conn: &DbConn, record_days: i64) -> String {
+    let late = more_than_days_after(conn, "u.recorded_at", "u.ended_at", record_days);
+    let sums = format!(
+        "CAST(SUM(u.effective_minutes) AS BIGINT) AS a,
+                CAST(SUM(CASE WHEN u.institution_id <> i.institution_id THEN u.effective_minutes ELSE 0 END) AS BIGINT) AS b,
+                CAST(SUM(CASE WHEN {late} THEN 1 ELSE 0 END) AS BIGINT) AS c,
+                CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e"
+    );
+    per_instrument(conn, &sums, "usage_records", "u", "started_at", "")
 }
 
 /// Completed service orders per primary instrument. They are grouped
@@ -220,39 +229,30 @@ fn served_sums_sql(conn: &DbConn) -> String {
 }
 
 fn money_sums_sql(conn: &DbConn) -> String {
-    let join = join_as_written(conn);
-    format!(
-        "SELECT i.id AS id,
-                CAST(SUM(CASE WHEN c.tier = 'internal' THEN c.gross_fen ELSE 0 END) AS BIGINT) AS a,
+    let sums = "CAST(SUM(CASE WHEN c.tier = 'internal' THEN c.gross_fen ELSE 0 END) AS BIGINT) AS a,
                 CAST(SUM(CASE WHEN c.tier <> 'internal' THEN c.gross_fen ELSE 0 END) AS BIGINT) AS b,
                 CAST(SUM(c.subsidy_fen) AS BIGINT) AS c,
-                CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e
-         FROM instruments i {join} charges c ON c.instrument_id = i.id
-         WHERE c.used_at >= $1 AND c.used_at < $2
-         GROUP BY i.id"
-    )
+                CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e";
+    per_instrument(conn, sums, "charges", "c", "used_at", "")
 }
 
 fn rating_sums_sql(conn: &DbConn) -> String {
-    let join = join_as_written(conn);
-    format!(
-        "SELECT i.id AS id, CAST(COUNT(*) AS BIGINT) AS a, CAST(SUM(r.score) AS BIGINT) AS b,
-                CAST(NULL AS BIGINT) AS c, CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e
-         FROM instruments i {join} ratings r ON r.instrument_id = i.id
-         WHERE r.created_at >= $1 AND r.created_at < $2
-         GROUP BY i.id"
-    )
+    let sums = "CAST(COUNT(*) AS BIGINT) AS a, CAST(SUM(r.score) AS BIGINT) AS b,
+                CAST(NULL AS BIGINT) AS c, CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e";
+    per_instrument(conn, sums, "ratings", "r", "created_at", "")
 }
 
 fn booking_sums_sql(conn: &DbConn) -> String {
-    let join = join_as_written(conn);
-    format!(
-        "SELECT i.id AS id, CAST(COUNT(*) AS BIGINT) AS a,
+    let sums = "CAST(COUNT(*) AS BIGINT) AS a,
                 CAST(SUM(CASE WHEN b.status = 'no_show' THEN 1 ELSE 0 END) AS BIGINT) AS b,
-                CAST(NULL AS BIGINT) AS c, CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e
-         FROM instruments i {join} bookings b ON b.instrument_id = i.id
-         WHERE b.status IN ('completed', 'no_show') AND b.starts_at >= $1 AND b.starts_at < $2
-         GROUP BY i.id"
+                CAST(NULL AS BIGINT) AS c, CAST(NULL AS BIGINT) AS d, CAST(NULL AS BIGINT) AS e";
+    per_instrument(
+        conn,
+        sums,
+        "bookings",
+        "b",
+        "starts_at",
+        "b.status IN ('completed', 'no_show') AND",
     )
 }
 
